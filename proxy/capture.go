@@ -1,0 +1,323 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// reqInfo travels in a request's context from the handler that read it to
+// the capturing RoundTripper, because goproxy clears RequestURI before the
+// round trip and wire headers must be taken while the bytes are still in the
+// tap's window.
+type reqInfo struct {
+	capture    bool
+	start      time.Time
+	header     flow.Headers // wire order and casing; nil if not recovered
+	clientTLS  *flow.TLSInfo
+	clientAddr string
+}
+
+type reqInfoKey struct{}
+
+func withReqInfo(r *http.Request, ri *reqInfo) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+}
+
+// capBuffer keeps the first max bytes written to it and counts them all.
+type capBuffer struct {
+	buf       []byte
+	max       int64
+	size      int64
+	truncated bool
+}
+
+func (b *capBuffer) Write(p []byte) {
+	b.size += int64(len(p))
+	room := b.max - int64(len(b.buf))
+	if room <= 0 {
+		if len(p) > 0 {
+			b.truncated = true
+		}
+		return
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+		b.truncated = true
+	}
+	b.buf = append(b.buf, p...)
+}
+
+func (b *capBuffer) body(encoding string) flow.Body {
+	return flow.Body{Raw: b.buf, Size: b.size, Truncated: b.truncated, Encoding: encoding}
+}
+
+// exchange is one captured round trip in progress.
+type exchange struct {
+	p *Proxy
+	f *flow.Flow
+
+	mu        sync.Mutex
+	reqBody   capBuffer
+	respBody  capBuffer
+	upTap     *tapConn
+	gotConn   time.Time
+	wrote     time.Time
+	firstByte time.Time
+	finished  bool
+}
+
+// roundTrip is the proxy's RoundTripper: it forwards the request upstream,
+// tees both bodies into capped capture buffers as they stream, and turns an
+// upstream failure into a 502 the client can read (inside goproxy's loops an
+// error would only close the connection).
+func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
+	ri, _ := req.Context().Value(reqInfoKey{}).(*reqInfo)
+	// Keep the upstream connection alive when the client closes its own:
+	// passing "Connection: close" on doubles upstream handshakes.
+	req.Close = false
+	if ri == nil || !ri.capture {
+		resp, err := p.tr.RoundTrip(req)
+		if err != nil {
+			return badGateway(req, err), nil
+		}
+		return resp, nil
+	}
+
+	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS}}
+	x.reqBody.max, x.respBody.max = p.opts.MaxBody, p.opts.MaxBody
+	x.f.Timings = flow.Timings{Start: ri.start, DNS: -1, Connect: -1, TLS: -1}
+	hdr := ri.header
+	if hdr == nil {
+		hdr = canonicalHeaders(req.Header, req.Host)
+	}
+	x.f.Request = &flow.Request{Method: req.Method, URL: req.URL.String(), Proto: req.Proto, Header: hdr}
+
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = &teeBody{rc: req.Body, x: x, dst: &x.reqBody}
+	}
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			x.mu.Lock()
+			defer x.mu.Unlock()
+			x.gotConn = time.Now()
+			x.f.ServerAddr = info.Conn.RemoteAddr().String()
+			if tap, ok := info.Conn.(*tapConn); ok {
+				x.upTap = tap
+				tap.resetWindow()
+				if !info.Reused {
+					x.f.Timings.Connect = tap.dialTime + tap.tlsTime
+					if tap.tlsState != nil {
+						x.f.Timings.TLS = tap.tlsTime
+					}
+				}
+				if tap.tlsState != nil {
+					x.f.ServerTLS = tlsInfo(tap.tlsState)
+				}
+			}
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			x.mu.Lock()
+			x.wrote = time.Now()
+			x.mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			x.mu.Lock()
+			x.firstByte = time.Now()
+			x.mu.Unlock()
+		},
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+
+	resp, err := p.tr.RoundTrip(req)
+	if err != nil {
+		resp = badGateway(req, err)
+		x.f.Error = describeUpstreamError(req.URL.Host, err)
+		x.recordResponse(resp, canonicalHeaders(resp.Header, ""))
+		x.f.Response.Synthetic = true
+		x.respBody.Write([]byte(x.f.Error))
+		x.finish("")
+		return resp, nil
+	}
+
+	x.mu.Lock()
+	tap := x.upTap
+	x.mu.Unlock()
+	var rh flow.Headers
+	if tap != nil {
+		rh, _ = tap.takeResponseHead(resp.StatusCode)
+	}
+	if rh == nil {
+		rh = canonicalHeaders(resp.Header, "")
+	}
+	x.recordResponse(resp, rh)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// A WebSocket body must stay an io.ReadWriter: do not wrap it.
+		x.finish("")
+		return resp, nil
+	}
+	resp.Body = &teeBody{rc: resp.Body, x: x, dst: &x.respBody, isResponse: true, want: resp.ContentLength}
+	return resp, nil
+}
+
+func (x *exchange) recordResponse(resp *http.Response, h flow.Headers) {
+	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
+	x.f.Response = &flow.Response{Status: resp.StatusCode, Reason: reason, Proto: resp.Proto, Header: h}
+}
+
+// finish completes the flow once and hands it to the proxy's sink.
+func (x *exchange) finish(errText string) {
+	x.mu.Lock()
+	if x.finished {
+		x.mu.Unlock()
+		return
+	}
+	x.finished = true
+	now := time.Now()
+	f := x.f
+	if errText != "" && f.Error == "" {
+		f.Error = errText
+	}
+	t := &f.Timings
+	t.Send, t.Wait, t.Receive = -1, -1, -1
+	if !x.gotConn.IsZero() && !x.wrote.IsZero() {
+		t.Send = x.wrote.Sub(x.gotConn)
+	}
+	if !x.wrote.IsZero() && !x.firstByte.IsZero() {
+		t.Wait = x.firstByte.Sub(x.wrote)
+		t.Receive = now.Sub(x.firstByte)
+	}
+	f.Request.Body = x.reqBody.body(f.Request.Header.Get("Content-Encoding"))
+	if f.Response != nil {
+		f.Response.Body = x.respBody.body(f.Response.Header.Get("Content-Encoding"))
+	}
+	f.Done = now
+	x.mu.Unlock()
+	x.p.emitFlow(f)
+}
+
+// teeBody copies what is read into a capture buffer. On the response side,
+// reaching EOF (or an error, or the client giving up) completes the flow.
+type teeBody struct {
+	rc         io.ReadCloser
+	x          *exchange
+	dst        *capBuffer
+	isResponse bool
+	want       int64 // Content-Length, -1 if unknown
+	read       int64
+	eof        bool
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.rc.Read(p)
+	if n > 0 {
+		t.x.mu.Lock()
+		t.dst.Write(p[:n])
+		t.x.mu.Unlock()
+		t.read += int64(n)
+	}
+	if t.isResponse && err != nil {
+		if err == io.EOF {
+			t.eof = true
+			t.x.finish("")
+		} else {
+			t.x.finish("response body cut short: " + err.Error())
+		}
+	}
+	return n, err
+}
+
+func (t *teeBody) Close() error {
+	err := t.rc.Close()
+	if t.isResponse && !t.eof {
+		if t.want >= 0 && t.read == t.want {
+			t.x.finish("")
+		} else {
+			t.x.finish("response not fully relayed: the client closed the connection")
+		}
+	}
+	return err
+}
+
+// canonicalHeaders lists net/http's header map in a stable order when the
+// wire form could not be recovered.
+func canonicalHeaders(h http.Header, host string) flow.Headers {
+	var out flow.Headers
+	if host != "" {
+		out = append(out, flow.Header{Name: "Host", Value: host})
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			out = append(out, flow.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+func tlsInfo(cs *tls.ConnectionState) *flow.TLSInfo {
+	return &flow.TLSInfo{Version: tls.VersionName(cs.Version), ALPN: cs.NegotiatedProtocol, ServerName: cs.ServerName}
+}
+
+// badGateway is the response a client gets when the upstream failed.
+func badGateway(req *http.Request, err error) *http.Response {
+	msg := "aadproxy: " + describeUpstreamError(req.URL.Host, err) + "\n"
+	return syntheticResponse(req, http.StatusBadGateway, msg)
+}
+
+func syntheticResponse(req *http.Request, status int, body string) *http.Response {
+	return &http.Response{
+		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Aadproxy-Error": {"1"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+// describeUpstreamError says in plain words what went wrong and what to do.
+func describeUpstreamError(host string, err error) string {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var ne net.Error
+	hint := ""
+	switch {
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne):
+		hint = "the upstream's certificate is not trusted; for a test server pass --upstream-ca FILE (--upstream-insecure turns verification off)"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		hint = "the upstream did not answer in time"
+	case strings.Contains(err.Error(), "connection refused"):
+		hint = "nothing is listening there; check the host and any --map-remote"
+	case strings.Contains(err.Error(), "connection reset"), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		hint = "the upstream closed or reset the connection before answering"
+	case strings.Contains(err.Error(), "loopback only"):
+		hint = "this proxy was started with a loopback-only dialer"
+	}
+	msg := fmt.Sprintf("upstream %s failed: %v", host, err)
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return msg
+}

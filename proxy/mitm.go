@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// serveMITM takes over a CONNECT connection for an intercepted host. It
+// answers the CONNECT, terminates TLS with a leaf from our own CA, and serves
+// the decrypted requests with a per-connection net/http server whose handler
+// is goproxy. Doing the handshake and HTTP parsing here, rather than in
+// goproxy's MITM loop, lets aadproxy report a client that rejects the CA,
+// answer a malformed request with a 400 (goproxy's loop only closes the
+// connection) and pin ALPN to http/1.1.
+func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
+	if !p.track(client) {
+		client.Close()
+		return
+	}
+	defer p.untrack(client)
+	outer, _ := client.(*tapConn)
+	if outer != nil {
+		outer.setPending(true) // bytes from here on are ours, not net/http's
+		outer.stopRecording()
+	}
+	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		client.Close()
+		return
+	}
+	hostname := normalizeHost(host)
+	br := bufio.NewReader(client)
+	client.SetReadDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	first, err := br.Peek(1)
+	client.SetReadDeadline(time.Time{})
+	if err != nil {
+		client.Close()
+		return
+	}
+	var conn net.Conn = &bufferedConn{Conn: client, r: br}
+	scheme := "http"
+	var clientTLS *flow.TLSInfo
+	if first[0] == 0x16 { // TLS handshake record
+		scheme = "https"
+		tc := tls.Server(conn, p.issuer.ServerConfig(hostname))
+		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			p.reportHandshake(hostname, err)
+			tc.Close()
+			return
+		}
+		cs := tc.ConnectionState()
+		clientTLS = tlsInfo(&cs)
+		conn = tc
+	}
+	inner := newTapConn(conn)
+	clientAddr := connect.RemoteAddr
+	inner.onServerError = func(reply []byte) {
+		p.recordServerError(scheme, hostname, inner, reply, clientAddr, clientTLS)
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inner.setPending(true)
+			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS}
+			ri.header, _ = inner.takeRequestHead(r.Method, r.RequestURI)
+			r.URL.Scheme = scheme
+			if r.Host == "" {
+				r.Host = host
+			}
+			r.URL.Host = r.Host
+			r.RemoteAddr = clientAddr
+			p.gp.ServeHTTP(w, withReqInfo(r, ri))
+		}),
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateIdle || s == http.StateHijacked {
+				inner.setPending(false)
+			}
+		},
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	l := &oneConnListener{conn: inner, closed: make(chan struct{})}
+	inner.onClose = l.done
+	srv.Serve(l)
+	<-l.closed // keep tracking until the connection ends
+}
+
+// reportHandshake turns a failed client handshake into a notice. A client
+// that does not trust our CA says so with an alert; tell the user how to
+// trust it.
+func (p *Proxy) reportHandshake(host string, err error) {
+	msg := err.Error()
+	rejected := strings.Contains(msg, "unknown certificate authority") ||
+		strings.Contains(msg, "bad certificate") ||
+		strings.Contains(msg, "certificate unknown") ||
+		strings.Contains(msg, "unknown ca")
+	if rejected {
+		p.noticeOnce(host, Notice{
+			Level:   "warning",
+			Host:    host,
+			Message: "the client rejected aadproxy's certificate for " + host + " (" + msg + ")",
+			Hint:    "trust the aadproxy CA in that client: its file is printed by `aadproxy ca path`",
+		})
+		return
+	}
+	if strings.Contains(msg, "EOF") || strings.Contains(msg, "reset by peer") {
+		// A client that gives up mid-handshake without an alert usually
+		// distrusts the certificate too (curl, some runtimes).
+		p.noticeOnce(host, Notice{
+			Level:   "warning",
+			Host:    host,
+			Message: "the client closed the TLS handshake for " + host + " (" + msg + ")",
+			Hint:    "if it does not trust aadproxy's CA, trust the file printed by `aadproxy ca path`",
+		})
+		return
+	}
+	p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: "TLS handshake with the client failed for " + host + ": " + msg})
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		return false
+	}
+	p.mitm[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.mitm, c)
+	p.mu.Unlock()
+}
+
+// bufferedConn replays bytes peeked from a connection.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// oneConnListener hands one connection to an http.Server.
+type oneConnListener struct {
+	conn   net.Conn
+	once   sync.Once
+	closed chan struct{}
+	taken  bool
+	mu     sync.Mutex
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.taken {
+		return nil, net.ErrClosed
+	}
+	l.taken = true
+	return l.conn, nil
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+func (l *oneConnListener) done()          { l.once.Do(func() { close(l.closed) }) }

@@ -1,0 +1,286 @@
+// Package proxy is aadproxy's MITM engine: it accepts proxy connections,
+// decides per host whether to decrypt (Scope), relays traffic through
+// goproxy, and turns each intercepted exchange into a flow.Flow.
+//
+// goproxy's types stay inside this package. Its unsafe defaults are
+// overridden here: the built-in CA (whose private key is public) is never
+// used, the upstream transport verifies certificates, the environment's
+// proxy variables are ignored, and Accept-Encoding is passed through. The
+// package must not decode or judge traffic (inspect/ does) nor write files
+// (trace/ does).
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+
+	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// Notice is something the user should know that is not a flow: a host
+// tunnelled for a reason, a client that rejected the CA.
+type Notice struct {
+	Level   string `json:"level"` // "info" or "warning"
+	Host    string `json:"host"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Events receives what the proxy produces. Both callbacks are called from
+// request goroutines and must not block: hand the value to a queue.
+type Events struct {
+	Flow   func(*flow.Flow)
+	Notice func(Notice)
+}
+
+// Proxy is a running MITM proxy. Create it with New and serve it with Serve.
+type Proxy struct {
+	opts   Options
+	scope  *Scope
+	ca     *certs.CA
+	issuer *certs.Issuer
+	up     *upstream
+	tr     *http.Transport
+	gp     *goproxy.ProxyHttpServer
+	events Events
+	srv    *http.Server
+
+	mu       sync.Mutex
+	mitm     map[net.Conn]struct{} // hijacked connections, closed on shutdown
+	noticed  map[string]bool
+	shutdown bool
+}
+
+// New builds a proxy that signs leaves with ca.
+func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts // never modify the caller's options
+	def := Default()
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = def.ResponseHeaderTimeout
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = def.HandshakeTimeout
+	}
+	scope, err := NewScope(o.Intercept, o.InterceptAll)
+	if err != nil {
+		return nil, err
+	}
+	up, err := newUpstream(o)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		opts:    o,
+		scope:   scope,
+		ca:      ca,
+		issuer:  certs.NewIssuer(ca, certs.IssuerOptions{}),
+		up:      up,
+		tr:      up.transport(),
+		events:  ev,
+		mitm:    map[net.Conn]struct{}{},
+		noticed: map[string]bool{},
+	}
+	p.gp = p.newEngine()
+	p.srv = &http.Server{
+		Handler:           http.HandlerFunc(p.serveProxy),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, tapKey{}, c)
+		},
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if tc, ok := c.(*tapConn); ok && (s == http.StateIdle || s == http.StateHijacked) {
+				tc.setPending(false)
+			}
+		},
+	}
+	return p, nil
+}
+
+type tapKey struct{}
+
+// newEngine configures goproxy with aadproxy's overrides.
+func (p *Proxy) newEngine() *goproxy.ProxyHttpServer {
+	gp := goproxy.NewProxyHttpServer()
+	gp.Logger = log.New(io.Discard, "", 0)
+	gp.Tr = p.tr                  // verification on, no environment proxy
+	gp.KeepAcceptEncoding = true  // the client negotiates compression with the origin
+	gp.KeepDestinationHeaders = false
+	gp.AllowHTTP2 = false         // goproxy's h2 MITM path skips request handlers (issue #766)
+	gp.CertStore = nil            // leaves come from our own issuer, never GoproxyCa
+	gp.ConnectDial = nil
+	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
+		return p.dialTunnel(req.Context(), network, addr)
+	}
+	gp.NonproxyHandler = http.HandlerFunc(p.serveLocal)
+	gp.OnRequest().DoFunc(func(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+			return p.roundTrip(req)
+		})
+		return r, nil
+	})
+	gp.OnRequest().HandleConnectFunc(func(host string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+		d, reason := p.scope.Decide(host)
+		if reason != "" {
+			p.noticeOnce(host, Notice{Level: "info", Host: normalizeHost(host), Message: "tunnelled untouched: " + reason})
+		}
+		if d == Tunnel {
+			return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, host
+		}
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+			p.serveMITM(req, host, client)
+		}}, host
+	})
+	return gp
+}
+
+// dialTunnel reaches the target of a tunnelled CONNECT, through the
+// upstream proxy when one is configured.
+func (p *Proxy) dialTunnel(ctx context.Context, network, addr string) (net.Conn, error) {
+	if u := p.opts.UpstreamProxy; u != nil {
+		dial := p.gp.NewConnectDialToProxy(u.String())
+		if dial == nil {
+			return nil, fmt.Errorf("upstream proxy %s: unsupported", u)
+		}
+		return dial(network, addr)
+	}
+	return p.up.dialTCP(ctx, network, addr)
+}
+
+// Serve accepts proxy clients on l until Shutdown.
+func (p *Proxy) Serve(l net.Listener) error {
+	err := p.srv.Serve(tapListener{l})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes intercepted connections and waits for
+// plain requests in flight until ctx ends. Flows cut short are still
+// emitted, with an error.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.shutdown = true
+	for c := range p.mitm {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.srv.Shutdown(ctx)
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// serveProxy handles every request on the proxy's own listener.
+func (p *Proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
+	tap, _ := r.Context().Value(tapKey{}).(*tapConn)
+	if tap != nil {
+		tap.setPending(true)
+	}
+	if r.Method == http.MethodConnect || !r.URL.IsAbs() {
+		p.gp.ServeHTTP(w, r)
+		return
+	}
+	d, _ := p.scope.Decide(r.URL.Host)
+	ri := &reqInfo{capture: d == Intercept, start: time.Now(), clientAddr: r.RemoteAddr}
+	if ri.capture && tap != nil {
+		ri.header, _ = tap.takeRequestHead(r.Method, r.RequestURI)
+	}
+	p.gp.ServeHTTP(w, withReqInfo(r, ri))
+}
+
+// serveLocal answers requests addressed to the proxy itself: a short page
+// and the CA certificate, so a device can fetch it through the proxy.
+func (p *Proxy) serveLocal(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/ca.pem", "/aadproxy-ca.pem":
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		w.Header().Set("Content-Disposition", `attachment; filename="aadproxy-ca.pem"`)
+		w.Write(p.ca.CertPEM())
+	case "/":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "aadproxy is running.\n\nUse this address as your HTTP and HTTPS proxy.\nCA certificate to trust: /ca.pem (SHA-256 %s)\n", p.ca.Fingerprint())
+	default:
+		http.Error(w, "aadproxy: this is a proxy; send absolute-form requests or CONNECT", http.StatusNotFound)
+	}
+}
+
+func (p *Proxy) noticeOnce(host string, n Notice) {
+	key := normalizeHost(host) + "\x00" + n.Message
+	p.mu.Lock()
+	seen := p.noticed[key]
+	p.noticed[key] = true
+	p.mu.Unlock()
+	if !seen {
+		p.emitNotice(n)
+	}
+}
+
+func (p *Proxy) emitNotice(n Notice) {
+	if p.events.Notice != nil {
+		p.events.Notice(n)
+	}
+}
+
+func (p *Proxy) emitFlow(f *flow.Flow) {
+	if p.events.Flow != nil {
+		p.events.Flow(f)
+	}
+}
+
+// recordServerError turns net/http's own reply to a malformed request into a
+// flow, so the bad input is visible and recorded.
+func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byte, clientAddr string, clientTLS *flow.TLSInfo) {
+	statusLine, rest, _ := strings.Cut(string(reply), "\r\n")
+	_, body, _ := strings.Cut(rest, "\r\n\r\n")
+	status := statusOf([]byte(statusLine))
+	if status < 0 {
+		status = http.StatusBadRequest
+	}
+	sent := tap.recent(4096)
+	now := time.Now()
+	f := &flow.Flow{
+		Index: -1,
+		Request: &flow.Request{
+			Method: "", URL: scheme + "://" + host + "/", Proto: "",
+			Body: flow.Body{Raw: sent, Size: int64(len(sent))},
+		},
+		Response: &flow.Response{
+			Status: status, Reason: http.StatusText(status), Proto: "HTTP/1.1", Synthetic: true,
+			Header: flow.Headers{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}, {Name: "Connection", Value: "close"}},
+			Body:   flow.Body{Raw: []byte(body), Size: int64(len(body))},
+		},
+		Error:      "malformed request from the client: " + strings.TrimSpace(body),
+		Timings:    flow.Timings{Start: now, DNS: -1, Connect: -1, TLS: -1, Send: -1, Wait: -1, Receive: -1},
+		ClientAddr: clientAddr,
+		ClientTLS:  clientTLS,
+		Done:       now,
+	}
+	p.emitFlow(f)
+}
+
+// tapListener wraps accepted connections in taps.
+type tapListener struct{ net.Listener }
+
+func (l tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newTapConn(c), nil
+}

@@ -1,0 +1,214 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// net/http canonicalises header names and keeps them in a map, so wire casing,
+// order and the layout of repeated lines are lost. A tap remembers the most
+// recent bytes read from a connection so the header block of each message can
+// be recovered as it was sent. It keeps a bounded window: large bodies stream
+// through without being held.
+const (
+	tapWindow = 256 << 10 // trim when the window grows past this
+	tapKeep   = 64 << 10  // bytes kept after a trim (covers any header block that can still be pending)
+)
+
+// tapConn wraps a connection, recording reads for header recovery and
+// watching writes for net/http's own error replies.
+type tapConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	buf    []byte
+	noRead bool // stop recording (the bytes are TLS records for another layer)
+
+	closeOnce sync.Once
+	onClose   func()
+
+	// pending is true while a request read from this connection is being
+	// answered by a handler; a status line written while no request is pending
+	// is net/http replying to a malformed request on its own.
+	pending bool
+	// onServerError receives those replies (status line and body text).
+	onServerError func(reply []byte)
+
+	// Upstream connections remember how they were made, for timings.
+	tlsState    *tls.ConnectionState
+	dialTime    time.Duration
+	tlsTime     time.Duration
+	remoteLabel string
+}
+
+func newTapConn(c net.Conn) *tapConn { return &tapConn{Conn: c} }
+
+func (t *tapConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n > 0 {
+		t.mu.Lock()
+		if !t.noRead {
+			t.buf = append(t.buf, p[:n]...)
+		}
+		if len(t.buf) > tapWindow {
+			t.buf = append(t.buf[:0], t.buf[len(t.buf)-tapKeep:]...)
+		}
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+func (t *tapConn) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	report := !t.pending && t.onServerError != nil && bytes.HasPrefix(p, []byte("HTTP/1."))
+	cb := t.onServerError
+	t.mu.Unlock()
+	if report {
+		cb(append([]byte(nil), p...))
+	}
+	return t.Conn.Write(p)
+}
+
+// Close closes the connection and runs onClose once.
+func (t *tapConn) Close() error {
+	err := t.Conn.Close()
+	t.closeOnce.Do(func() {
+		if t.onClose != nil {
+			t.onClose()
+		}
+	})
+	return err
+}
+
+func (t *tapConn) stopRecording() {
+	t.mu.Lock()
+	t.noRead = true
+	t.buf = nil
+	t.mu.Unlock()
+}
+
+func (t *tapConn) setPending(v bool) {
+	t.mu.Lock()
+	t.pending = v
+	t.mu.Unlock()
+}
+
+// recent returns a copy of up to n of the most recently read bytes.
+func (t *tapConn) recent(n int) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buf
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return append([]byte(nil), b...)
+}
+
+// takeRequestHead finds the header block of the request whose start line
+// begins with method+" "+target+" " and consumes the window up to its end. An
+// occurrence at a line start wins; otherwise (the previous body did not end
+// with a newline) the latest occurrence is taken.
+func (t *tapConn) takeRequestHead(method, target string) (flow.Headers, bool) {
+	prefix := []byte(method + " " + target + " ")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	best := -1
+	for off := 0; off < len(t.buf); {
+		i := bytes.Index(t.buf[off:], prefix)
+		if i < 0 {
+			break
+		}
+		start := off + i
+		best = start
+		if start == 0 || t.buf[start-1] == '\n' {
+			break
+		}
+		off = start + 1
+	}
+	return t.consumeHead(best)
+}
+
+// takeResponseHead finds the header block of the final response with the
+// given status, skipping 1xx interim responses, and consumes the window. The
+// window is reset before each upstream request (resetWindow), so it holds
+// only this exchange's response.
+func (t *tapConn) takeResponseHead(status int) (flow.Headers, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for off := 0; off < len(t.buf); {
+		i := bytes.Index(t.buf[off:], []byte("HTTP/1."))
+		if i < 0 {
+			break
+		}
+		start := off + i
+		if statusOf(t.buf[start:]) == status {
+			return t.consumeHead(start)
+		}
+		off = start + 1
+	}
+	return nil, false
+}
+
+// statusOf reads the status code from a line starting "HTTP/1.x NNN", or -1.
+func statusOf(line []byte) int {
+	if len(line) < 12 || line[8] != ' ' {
+		return -1
+	}
+	if len(line) > 12 && line[12] != ' ' && line[12] != '\r' {
+		return -1
+	}
+	n, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// resetWindow forgets what was read so far.
+func (t *tapConn) resetWindow() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.mu.Unlock()
+}
+
+func (t *tapConn) consumeHead(start int) (flow.Headers, bool) {
+	if start < 0 {
+		return nil, false
+	}
+	h, end, ok := parseHead(t.buf[start:])
+	if !ok {
+		return nil, false
+	}
+	t.buf = append(t.buf[:0], t.buf[start+end:]...)
+	return h, true
+}
+
+// parseHead parses a start line and header lines up to the blank line,
+// returning the headers in wire order and casing and the block's length.
+// Obsolete line folding is joined to the previous value.
+func parseHead(b []byte) (flow.Headers, int, bool) {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, 0, false
+	}
+	lines := bytes.Split(b[:end], []byte("\r\n"))
+	var h flow.Headers
+	for _, ln := range lines[1:] {
+		if len(ln) > 0 && (ln[0] == ' ' || ln[0] == '\t') && len(h) > 0 {
+			h[len(h)-1].Value += " " + string(bytes.TrimSpace(ln))
+			continue
+		}
+		k, v, ok := bytes.Cut(ln, []byte(":"))
+		if !ok {
+			return nil, 0, false
+		}
+		h = append(h, flow.Header{Name: string(k), Value: string(bytes.TrimSpace(v))})
+	}
+	return h, end + 4, true
+}
