@@ -118,11 +118,11 @@ type tapKey struct{}
 func (p *Proxy) newEngine() *goproxy.ProxyHttpServer {
 	gp := goproxy.NewProxyHttpServer()
 	gp.Logger = log.New(io.Discard, "", 0)
-	gp.Tr = p.tr                  // verification on, no environment proxy
-	gp.KeepAcceptEncoding = true  // the client negotiates compression with the origin
+	gp.Tr = p.tr                 // verification on, no environment proxy
+	gp.KeepAcceptEncoding = true // the client negotiates compression with the origin
 	gp.KeepDestinationHeaders = false
-	gp.AllowHTTP2 = false         // goproxy's h2 MITM path skips request handlers (issue #766)
-	gp.CertStore = nil            // leaves come from our own issuer, never GoproxyCa
+	gp.AllowHTTP2 = false // goproxy's h2 MITM path skips request handlers (issue #766)
+	gp.CertStore = nil    // leaves come from our own issuer, never GoproxyCa
 	gp.ConnectDial = nil
 	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
 		return p.dialTunnel(req.Context(), network, addr)
