@@ -1,0 +1,592 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// dateLayout is how startedDateTime is written: RFC 3339 with milliseconds,
+// as browsers write it.
+const dateLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// maxFormParams bounds how many form fields are listed in postData.params, so
+// a pathological body cannot blow up an entry.
+const maxFormParams = 1000
+
+// EntryFromFlow converts a flow to a HAR entry. Bodies are stored decoded
+// (Content-Encoding undone): UTF-8 text as is, anything else as base64. A flow
+// without a response gets an empty response with status 0, because the schema
+// requires one.
+func EntryFromFlow(f *flow.Flow) *Entry {
+	e := &Entry{
+		StartedDateTime: f.Timings.Start.UTC().Format(dateLayout),
+		Time:            millis(f.Timings.Total()),
+		Timings:         timingsFromFlow(f.Timings),
+		ClientAddress:   f.ClientAddr,
+		ServerAddress:   f.ServerAddr,
+		ClientTLS:       tlsFromFlow(f.ClientTLS),
+		ServerTLS:       tlsFromFlow(f.ServerTLS),
+	}
+	if !f.Done.IsZero() {
+		e.Done = f.Done.UTC().Format(time.RFC3339Nano)
+	}
+	e.ServerIPAddress = serverIP(f.ServerAddr)
+	if f.Request != nil {
+		e.Request = requestFromFlow(f.Request, f.Timings.Start)
+	} else {
+		e.Request = Request{Cookies: []Cookie{}, Headers: []NameValue{}, QueryString: []NameValue{}, HeadersSize: -1, BodySize: -1}
+		e.Comment = "aadproxy: the flow had no request"
+	}
+	if f.Response != nil {
+		e.Response = responseFromFlow(f.Response, f.Timings.Start)
+	} else {
+		e.Response = emptyResponse()
+	}
+	if f.Error != "" {
+		e.Response.Error = f.Error
+		e.Comment = joinComment(e.Comment, "error: "+f.Error)
+	}
+	return e
+}
+
+func joinComment(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// millis converts a duration to HAR milliseconds.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// optMillis is millis for a phase HAR allows to be absent: -1 when it did not
+// happen.
+func optMillis(d time.Duration) float64 {
+	if d < 0 {
+		return -1
+	}
+	return millis(d)
+}
+
+// reqMillis is millis for send, wait and receive, which HAR requires to be
+// non-negative.
+func reqMillis(d time.Duration) float64 {
+	if d < 0 {
+		return 0
+	}
+	return millis(d)
+}
+
+func timingsFromFlow(t flow.Timings) Timings {
+	return Timings{
+		Blocked: -1,
+		DNS:     optMillis(t.DNS),
+		Connect: optMillis(t.Connect),
+		SSL:     optMillis(t.TLS),
+		Send:    reqMillis(t.Send),
+		Wait:    reqMillis(t.Wait),
+		Receive: reqMillis(t.Receive),
+	}
+}
+
+func tlsFromFlow(t *flow.TLSInfo) *TLS {
+	if t == nil {
+		return nil
+	}
+	return &TLS{Version: t.Version, ALPN: t.ALPN, ServerName: t.ServerName}
+}
+
+// serverIP returns the IP address of host:port, or "" when the address is a
+// name: serverIPAddress must be a bare IPv4 or IPv6 address.
+func serverIP(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = strings.Trim(addr, "[]")
+	}
+	host, _, _ = strings.Cut(host, "%") // a zone is not part of the address syntax
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	return ""
+}
+
+func headersToHAR(h flow.Headers) []NameValue {
+	out := make([]NameValue, len(h))
+	for i, kv := range h {
+		out[i] = NameValue{Name: kv.Name, Value: kv.Value}
+	}
+	return out
+}
+
+func requestFromFlow(r *flow.Request, start time.Time) Request {
+	out := Request{
+		Method:      r.Method,
+		URL:         r.URL,
+		HTTPVersion: r.Proto,
+		Cookies:     requestCookies(r.Header),
+		Headers:     headersToHAR(r.Header),
+		QueryString: queryString(r.URL),
+		HeadersSize: -1,
+		BodySize:    Int(r.Body.Size),
+	}
+	if r.Body.Size > 0 || len(r.Body.Raw) > 0 {
+		out.PostData = postDataFromFlow(r)
+	}
+	return out
+}
+
+// bodyView is a body as HAR stores it.
+type bodyView struct {
+	data      []byte // decoded bytes, or the raw bytes when raw is set
+	raw       bool   // decoding failed: data holds the wire bytes
+	decodeErr error
+	truncated bool
+}
+
+func viewBody(b *flow.Body) bodyView {
+	v := bodyView{truncated: b.Truncated}
+	if b.Encoding == "" {
+		v.data = b.Raw
+		return v
+	}
+	d, err := b.Decoded()
+	switch {
+	case err == nil:
+		v.data = d
+	case errors.Is(err, flow.ErrTruncated) && len(d) > 0:
+		v.data = d
+	default:
+		v.data, v.raw, v.decodeErr = b.Raw, true, err
+	}
+	return v
+}
+
+// text returns the body as HAR text and the encoding to declare.
+func (v bodyView) text() (text, encoding string) {
+	if len(v.data) == 0 {
+		return "", ""
+	}
+	if utf8.Valid(v.data) {
+		return string(v.data), ""
+	}
+	return base64.StdEncoding.EncodeToString(v.data), "base64"
+}
+
+func (v bodyView) comment(b *flow.Body) string {
+	var c string
+	if v.truncated {
+		c = fmt.Sprintf("aadproxy: body truncated by the capture limit (%d of %d wire bytes kept)", len(b.Raw), b.Size)
+	}
+	if v.raw {
+		c = joinComment(c, fmt.Sprintf("aadproxy: content is the raw %s bytes as sent: %v", b.Encoding, v.decodeErr))
+	}
+	return c
+}
+
+func postDataFromFlow(r *flow.Request) *PostData {
+	v := viewBody(&r.Body)
+	p := &PostData{MimeType: r.Header.Get("Content-Type"), Truncated: v.truncated}
+	p.Text, p.Encoding = v.text()
+	p.Comment = v.comment(&r.Body)
+	if !v.raw && !v.truncated {
+		p.Params = formParams(p.MimeType, v.data)
+	}
+	return p
+}
+
+// formParams lists the fields of a urlencoded or multipart form body, in
+// order; nil for anything else or a body that does not parse.
+func formParams(contentType string, body []byte) []Param {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		var out []Param
+		for field := range strings.SplitSeq(string(body), "&") {
+			if field == "" {
+				continue
+			}
+			if len(out) == maxFormParams {
+				break
+			}
+			k, v, _ := strings.Cut(field, "=")
+			out = append(out, Param{Name: unescapeQuery(k), Value: unescapeQuery(v)})
+		}
+		return out
+	case "multipart/form-data":
+		boundary := params["boundary"]
+		if boundary == "" {
+			return nil
+		}
+		mr := multipart.NewReader(bytes.NewReader(body), boundary)
+		var out []Param
+		for len(out) < maxFormParams {
+			part, err := mr.NextRawPart()
+			if err != nil {
+				break
+			}
+			// The part is already in memory, so reading it costs no more
+			// than the body itself.
+			data, err := io.ReadAll(part)
+			if err != nil {
+				break
+			}
+			p := Param{Name: part.FormName(), FileName: part.FileName(), ContentType: part.Header.Get("Content-Type")}
+			if p.FileName == "" && utf8.Valid(data) {
+				p.Value = string(data)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	return nil
+}
+
+// unescapeQuery decodes a query or form component, keeping the raw text when
+// it is not valid percent-encoding: HAR is for looking at, not rejecting.
+func unescapeQuery(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// queryString lists the URL's query parameters in their order (url.Values
+// would lose it).
+func queryString(rawURL string) []NameValue {
+	out := []NameValue{}
+	_, q, ok := strings.Cut(rawURL, "?")
+	if !ok {
+		return out
+	}
+	q, _, _ = strings.Cut(q, "#")
+	for field := range strings.SplitSeq(q, "&") {
+		if field == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(field, "=")
+		out = append(out, NameValue{Name: unescapeQuery(k), Value: unescapeQuery(v)})
+	}
+	return out
+}
+
+// requestCookies parses Cookie headers leniently: a malformed pair is kept
+// as best it can be, since a broken cookie is something worth seeing.
+func requestCookies(h flow.Headers) []Cookie {
+	out := []Cookie{}
+	for _, line := range h.Values("Cookie") {
+		for pair := range strings.SplitSeq(line, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" {
+				continue
+			}
+			name, value, _ := strings.Cut(pair, "=")
+			out = append(out, Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+		}
+	}
+	return out
+}
+
+// responseCookies parses Set-Cookie headers. Expires is converted to RFC 3339
+// (the schema's date-time format) and Max-Age to an expiry after start.
+func responseCookies(h flow.Headers, start time.Time) []Cookie {
+	out := []Cookie{}
+	for _, line := range h.Values("Set-Cookie") {
+		parts := strings.Split(line, ";")
+		name, value, _ := strings.Cut(strings.TrimSpace(parts[0]), "=")
+		c := Cookie{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)}
+		var maxAge *int64
+		for _, attr := range parts[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(attr), "=")
+			v = strings.TrimSpace(v)
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "path":
+				c.Path = v
+			case "domain":
+				c.Domain = v
+			case "expires":
+				if t, ok := parseCookieDate(v); ok {
+					c.Expires = t.UTC().Format(dateLayout)
+				}
+			case "max-age":
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					maxAge = &n
+				}
+			case "httponly":
+				c.HTTPOnly = true
+			case "secure":
+				c.Secure = true
+			case "samesite":
+				c.SameSite = v
+			}
+		}
+		// Max-Age wins over Expires (RFC 6265 5.3).
+		if maxAge != nil && !start.IsZero() {
+			secs := min(max(*maxAge, -1), 400*24*3600)
+			c.Expires = start.Add(time.Duration(secs) * time.Second).UTC().Format(dateLayout)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// cookieDateLayouts add the Netscape form with dashes, which Entra ID and
+// many other servers still send, to the forms http.ParseTime knows.
+var cookieDateLayouts = []string{
+	"Mon, 02-Jan-2006 15:04:05 MST",
+	"Mon, 02-Jan-06 15:04:05 MST",
+	"Monday, 02-Jan-2006 15:04:05 MST",
+}
+
+func parseCookieDate(s string) (time.Time, bool) {
+	if t, err := http.ParseTime(s); err == nil {
+		return t, true
+	}
+	for _, layout := range cookieDateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func responseFromFlow(r *flow.Response, start time.Time) *Response {
+	v := viewBody(&r.Body)
+	out := &Response{
+		Status:      Int(r.Status),
+		StatusText:  r.Reason,
+		HTTPVersion: r.Proto,
+		Cookies:     responseCookies(r.Header, start),
+		Headers:     headersToHAR(r.Header),
+		RedirectURL: r.Header.Get("Location"),
+		HeadersSize: -1,
+		BodySize:    Int(r.Body.Size),
+		Synthetic:   r.Synthetic,
+		Content: Content{
+			MimeType:  r.Header.Get("Content-Type"),
+			Truncated: v.truncated,
+			Raw:       v.raw,
+			Comment:   v.comment(&r.Body),
+		},
+	}
+	out.Content.Text, out.Content.Encoding = v.text()
+	switch {
+	case v.raw || (v.truncated && r.Body.Encoding != ""):
+		// The full decoded size is unknown; report what is here.
+		out.Content.Size = Int(len(v.data))
+	case v.truncated:
+		out.Content.Size = Int(r.Body.Size)
+	default:
+		out.Content.Size = Int(len(v.data))
+		if r.Body.Encoding != "" {
+			out.Content.Compression = out.Content.Size - out.BodySize
+		}
+	}
+	return out
+}
+
+// FlowFromEntry converts a HAR entry to a flow with the given index. It is
+// tolerant of what browsers and other tools write: missing optional fields,
+// fractional times, status 0 for a request that got no response. Bodies come
+// back decoded: Raw holds HAR's decoded content with Encoding "", while the
+// Content-Encoding header is kept as it was.
+func FlowFromEntry(e *Entry, index int) (*flow.Flow, error) {
+	if e == nil {
+		return nil, errors.New("har entry is null")
+	}
+	if e.Request.Method == "" && e.Request.URL == "" {
+		return nil, errors.New("har entry has no request")
+	}
+	f := &flow.Flow{
+		Index:      index,
+		ClientAddr: e.ClientAddress,
+		ServerAddr: e.ServerAddress,
+		ClientTLS:  tlsToFlow(e.ClientTLS),
+		ServerTLS:  tlsToFlow(e.ServerTLS),
+	}
+	if f.ServerAddr == "" {
+		f.ServerAddr = strings.Trim(e.ServerIPAddress, "[]")
+	}
+	f.Timings = timingsToFlow(e.Timings)
+	f.Timings.Start = parseHARTime(e.StartedDateTime)
+	if t, err := time.Parse(time.RFC3339Nano, e.Done); err == nil {
+		f.Done = t
+	} else if !f.Timings.Start.IsZero() && e.Time > 0 && !math.IsInf(e.Time, 0) {
+		f.Done = f.Timings.Start.Add(durationFromMillis(e.Time))
+	}
+
+	req := &e.Request
+	f.Request = &flow.Request{
+		Method: req.Method,
+		URL:    req.URL,
+		Proto:  req.HTTPVersion,
+		Header: headersFromHAR(req.Headers),
+	}
+	if p := req.PostData; p != nil {
+		data := bodyBytes(p.Text, p.Encoding)
+		if len(data) == 0 && len(p.Params) > 0 {
+			data = paramsBody(p.Params)
+		}
+		f.Request.Body = flow.Body{Raw: data, Truncated: p.Truncated}
+	}
+	f.Request.Body.Size = bodySize(req.BodySize, len(f.Request.Body.Raw))
+
+	if r := e.Response; r != nil {
+		f.Error = r.Error
+		if r.Status != 0 {
+			f.Response = responseToFlow(r)
+		}
+	}
+	return f, nil
+}
+
+func responseToFlow(r *Response) *flow.Response {
+	out := &flow.Response{
+		Status:    int(r.Status),
+		Reason:    r.StatusText,
+		Proto:     r.HTTPVersion,
+		Header:    headersFromHAR(r.Headers),
+		Synthetic: r.Synthetic,
+	}
+	c := &r.Content
+	out.Body.Raw = bodyBytes(c.Text, c.Encoding)
+	out.Body.Truncated = c.Truncated
+	if c.Raw {
+		// Decoding failed when this was recorded, so these are still the
+		// wire bytes: keep their encoding so Decoded can try again.
+		out.Body.Encoding = out.Header.Get("Content-Encoding")
+	}
+	out.Body.Size = bodySize(r.BodySize, len(out.Body.Raw))
+	return out
+}
+
+// bodySize is the wire size from HAR's bodySize, which is -1 when unknown and
+// 0 for some tools' cached responses; the content length stands in then.
+func bodySize(harSize Int, have int) int64 {
+	if harSize > 0 || (harSize == 0 && have == 0) {
+		return int64(harSize)
+	}
+	return int64(have)
+}
+
+// bodyBytes decodes HAR text. Text declared base64 that is not valid base64
+// is kept as it is rather than dropped.
+func bodyBytes(text, encoding string) []byte {
+	if text == "" {
+		return nil
+	}
+	if strings.EqualFold(encoding, "base64") {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(text); err == nil {
+				return b
+			}
+		}
+	}
+	return []byte(text)
+}
+
+func paramsBody(params []Param) []byte {
+	var sb strings.Builder
+	for i, p := range params {
+		if i > 0 {
+			sb.WriteByte('&')
+		}
+		sb.WriteString(url.QueryEscape(p.Name))
+		sb.WriteByte('=')
+		sb.WriteString(url.QueryEscape(p.Value))
+	}
+	return []byte(sb.String())
+}
+
+func headersFromHAR(h []NameValue) flow.Headers {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(flow.Headers, len(h))
+	for i, kv := range h {
+		out[i] = flow.Header{Name: kv.Name, Value: kv.Value}
+	}
+	return out
+}
+
+func tlsToFlow(t *TLS) *flow.TLSInfo {
+	if t == nil {
+		return nil
+	}
+	return &flow.TLSInfo{Version: t.Version, ALPN: t.ALPN, ServerName: t.ServerName}
+}
+
+// durationFromMillis converts HAR milliseconds, saturating instead of
+// overflowing on absurd values.
+func durationFromMillis(ms float64) time.Duration {
+	ns := math.Round(ms * float64(time.Millisecond))
+	switch {
+	case math.IsNaN(ns):
+		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
+}
+
+// optDuration maps HAR's -1 (or any negative) to the flow's "did not happen".
+func optDuration(ms float64) time.Duration {
+	if ms < 0 || math.IsNaN(ms) {
+		return -1
+	}
+	return durationFromMillis(ms)
+}
+
+func timingsToFlow(t Timings) flow.Timings {
+	return flow.Timings{
+		DNS:     optDuration(t.DNS),
+		Connect: optDuration(t.Connect),
+		TLS:     optDuration(t.SSL),
+		Send:    optDuration(t.Send),
+		Wait:    optDuration(t.Wait),
+		Receive: optDuration(t.Receive),
+	}
+}
+
+// harTimeLayouts are the startedDateTime forms seen in the wild; RFC 3339 is
+// the standard, the others come from tools that drop the colon in the offset
+// or the offset altogether.
+var harTimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+}
+
+// parseHARTime parses startedDateTime, or returns the zero time: a file with
+// an odd date is still worth analysing.
+func parseHARTime(s string) time.Time {
+	for _, layout := range harTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
