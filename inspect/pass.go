@@ -1,0 +1,146 @@
+package inspect
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/inspect/decode"
+)
+
+// View is a flow with its decoded forms computed once and cached, so that
+// ten rules asking for a flow's errors decode its body once. The engine
+// keeps views in the History, so cross-flow rules get the same cache.
+// A View is not safe for concurrent use.
+type View struct {
+	Flow *flow.Flow
+
+	errors     []decode.AADSTSError
+	errorsDone bool
+	params     url.Values
+	paramsDone bool
+}
+
+// NewView wraps f; decoding happens lazily on first use.
+func NewView(f *flow.Flow) *View { return &View{Flow: f} }
+
+// Errors returns every Entra error in the flow's response (decode.FlowErrors),
+// decoded once. Callers must not modify the result.
+func (v *View) Errors() []decode.AADSTSError {
+	if !v.errorsDone {
+		v.errors = decode.FlowErrors(v.Flow)
+		v.errorsDone = true
+	}
+	return v.errors
+}
+
+// Params returns the request's OAuth parameters: the URL query, then the
+// form body of a urlencoded POST (the token endpoint, form_post logins).
+// Badly escaped parameters are skipped. Callers must not modify the result.
+func (v *View) Params() url.Values {
+	if v.paramsDone {
+		return v.params
+	}
+	v.paramsDone = true
+	v.params = url.Values{}
+	req := v.Flow.Request
+	if req == nil {
+		return v.params
+	}
+	if u, err := url.Parse(req.URL); err == nil {
+		q, _ := url.ParseQuery(u.RawQuery)
+		for k, vals := range q {
+			v.params[k] = append(v.params[k], vals...)
+		}
+	}
+	ct := strings.ToLower(req.Header.Get("Content-Type"))
+	if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		body, err := req.Body.Decoded()
+		if err != nil && len(body) == 0 {
+			body = req.Body.Raw
+		}
+		form, _ := url.ParseQuery(string(body))
+		for k, vals := range form {
+			v.params[k] = append(v.params[k], vals...)
+		}
+	}
+	return v.params
+}
+
+// Path returns the request URL's path, or "" when it cannot be parsed.
+func (v *View) Path() string {
+	if v.Flow == nil || v.Flow.Request == nil {
+		return ""
+	}
+	u, err := url.Parse(v.Flow.Request.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// IsAuthorize reports whether the request went to an OAuth authorize
+// endpoint (/{tenant}/oauth2/authorize or /{tenant}/oauth2/v2.0/authorize).
+func (v *View) IsAuthorize() bool {
+	p := strings.ToLower(v.Path())
+	return strings.Contains(p, "/oauth2/") && strings.HasSuffix(strings.TrimSuffix(p, "/"), "/authorize")
+}
+
+// IsSilentAuthorize reports an authorize request with prompt=none: the
+// client asked for SSO without any UI, so interaction-required answers are
+// expected outcomes, not failures.
+func (v *View) IsSilentAuthorize() bool {
+	return v.IsAuthorize() && strings.EqualFold(v.Params().Get("prompt"), "none")
+}
+
+// Pass is what a rule sees on one run: the flow, the history of earlier
+// flows, the engine's options, and Report.
+type Pass struct {
+	// Rule is the rule being run.
+	Rule *Rule
+	// Flow is the completed flow; nil when Rule.Finish runs.
+	Flow *flow.Flow
+	// History holds earlier flows (not the current one), oldest first.
+	History *History
+	// Options are the engine's options with defaults filled in.
+	Options Options
+
+	view   *View
+	report func(Finding)
+}
+
+// Errors returns the current flow's decoded Entra errors (cached).
+func (p *Pass) Errors() []decode.AADSTSError {
+	if p.view == nil {
+		return nil
+	}
+	return p.view.Errors()
+}
+
+// View returns the current flow's cached decoded view, or nil in Finish.
+func (p *Pass) View() *View { return p.view }
+
+// Report records a finding. Rule defaults to the running rule's ID,
+// Severity to the rule's default, and Flow to the current flow's index (to
+// point at flow 0 from another flow, use ReportAt).
+func (p *Pass) Report(f Finding) {
+	if f.Flow == 0 && p.Flow != nil {
+		f.Flow = p.Flow.Index
+	}
+	p.ReportAt(f.Flow, f)
+}
+
+// ReportAt records a finding about the flow with the given index, filling
+// Rule and Severity like Report.
+func (p *Pass) ReportAt(flowIndex int, f Finding) {
+	f.Flow = flowIndex
+	if f.Rule == "" && p.Rule != nil {
+		f.Rule = p.Rule.ID
+	}
+	if f.Severity == 0 && p.Rule != nil {
+		f.Severity = p.Rule.Severity
+	}
+	if p.report != nil {
+		p.report(f)
+	}
+}
