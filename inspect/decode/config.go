@@ -10,6 +10,9 @@ import (
 	"strings"
 )
 
+// maxConfigTries bounds how many "$Config" mentions ParseConfig tries. A
+// page has one assignment, early in its head; the cap keeps a hostile page
+// with thousands of mentions from making the search quadratic.
 const maxConfigTries = 8
 
 // ParseConfig extracts the $Config object from an Entra HTML page: the JSON
@@ -20,8 +23,6 @@ func ParseConfig(page []byte) (map[string]any, error) {
 	const marker = "$Config"
 	rest := page
 	var lastErr error
-	// A page has one assignment; the cap keeps a hostile page with thousands
-	// of markers from making this quadratic.
 	for range maxConfigTries {
 		i := bytes.Index(rest, []byte(marker))
 		if i < 0 {

@@ -51,7 +51,7 @@ func FlowErrors(f *flow.Flow) []AADSTSError {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		add(ParseTokenError(trimmed))
 	case strings.Contains(ct, "html") || (len(trimmed) > 0 && trimmed[0] == '<'):
-		if bytes.Contains(body, []byte("<form")) || bytes.Contains(body, []byte("<FORM")) {
+		if bytes.Contains(bytes.ToLower(body), []byte("<form")) {
 			add(ParseFormPostError(body))
 		}
 		if bytes.Contains(body, []byte("$Config")) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/flow"
@@ -57,6 +58,8 @@ func TestFlowErrors(t *testing.T) {
 		{"cancel redirect", response(302, nil, "", "Location", sampleCancel),
 			"redirect-query:[]:access_denied:cancel;"},
 		{"form_post error", response(200, []byte(sampleFormPostError), "", "Content-Type", "text/html; charset=utf-8"),
+			"form-post:[65004]:access_denied:;"},
+		{"form_post error, mixed-case tags", response(200, []byte(strings.ReplaceAll(sampleFormPostError, "<form", "<Form")), "", "Content-Type", "text/html"),
 			"form-post:[65004]:access_denied:;"},
 		{"Graph CAE challenge", response(401, []byte(`{"error":{"code":"InvalidAuthenticationToken","message":"Continuous access evaluation resulted in challenge"}}`), "",
 			"WWW-Authenticate", sampleGraphCAE), "www-authenticate:[]:insufficient_claims:;"},
