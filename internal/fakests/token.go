@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -322,10 +323,23 @@ func (s *Server) grantClientCredentials(w http.ResponseWriter, tr *tokenReq) *st
 		if scope == "" {
 			return errMissingParam("scope")
 		}
-		if f := strings.Fields(scope); len(f) != 1 || !strings.HasSuffix(f[0], "/.default") {
+		// MSAL adds openid, profile and offline_access to every request;
+		// Entra ignores them here and checks the rest.
+		var api []string
+		for _, f := range strings.Fields(scope) {
+			if !slices.Contains(oidcScopes, strings.ToLower(f)) {
+				api = append(api, f)
+			}
+		}
+		for _, f := range api {
+			if !strings.HasSuffix(f, "/.default") {
+				return newErr(1002012, "invalid_scope", "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", f)
+			}
+		}
+		if len(api) == 0 {
 			return newErr(1002012, "invalid_scope", "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
 		}
-		sc, e = s.dir.parseScopes(scope, tr.ref.tenant.DisplayName)
+		sc, e = s.dir.parseScopes(strings.Join(api, " "), tr.ref.tenant.DisplayName)
 	}
 	if e != nil {
 		return e
