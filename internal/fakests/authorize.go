@@ -298,7 +298,7 @@ func (s *Server) issueCode(w http.ResponseWriter, rq *reqInfo, req *authzRequest
 // redirectError sends an AADSTS error to the app through its response mode.
 func (s *Server) redirectError(w http.ResponseWriter, rq *reqInfo, req *authzRequest, e *stsError) {
 	rq.errorCode = e.Code
-	w.Header().Set("x-ms-clitelem", clitelem(e.Code))
+	setRaw(w.Header(), "x-ms-clitelem", clitelem(e.Code))
 	s.respond(w, req, s.errorParams(e, rq, req.state))
 }
 
@@ -373,7 +373,7 @@ func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request, rq *reqInfo,
 	errText := ""
 	if e != nil {
 		rq.errorCode = e.Code
-		w.Header().Set("x-ms-clitelem", clitelem(e.Code))
+		setRaw(w.Header(), "x-ms-clitelem", clitelem(e.Code))
 		cfg["sErrorCode"] = fmt.Sprint(e.Code)
 		errText = signInErrorText(e.Code)
 		cfg["sErrTxt"] = errText

@@ -61,7 +61,7 @@ func (s *Server) writeJSONError(w http.ResponseWriter, rq *reqInfo, e *stsError)
 		status = http.StatusBadRequest
 	}
 	rq.errorCode = e.Code
-	w.Header().Set("x-ms-clitelem", clitelem(e.Code))
+	setRaw(w.Header(), "x-ms-clitelem", clitelem(e.Code))
 	writeJSON(w, status, tokenErrorBody{
 		Error:            e.OAuth,
 		ErrorDescription: s.description(e, rq),
@@ -141,7 +141,7 @@ func (s *Server) errorParams(e *stsError, rq *reqInfo, state string) []param {
 // x-ms-clitelem and a ConvergedError $Config.
 func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request, rq *reqInfo, e *stsError) {
 	rq.errorCode = e.Code
-	w.Header().Set("x-ms-clitelem", clitelem(e.Code))
+	setRaw(w.Header(), "x-ms-clitelem", clitelem(e.Code))
 	cfg := s.baseConfig(rq, "ConvergedError")
 	cfg["iErrorCode"] = strconv.Itoa(e.Code)
 	cfg["sErrorCode"] = strconv.Itoa(e.Code)

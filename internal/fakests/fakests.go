@@ -115,9 +115,10 @@ type Exchange struct {
 	Method          string
 	Host            string
 	Path            string
-	Query           string // raw query
-	ClientRequestID string // the client-request-id header, if any
-	RequestID       string // the x-ms-request-id the server answered with
+	Query           string            // raw query
+	ClientRequestID string            // the client-request-id header, if any
+	Headers         map[string]string // selected request headers (see loggedHeaders)
+	RequestID       string            // the x-ms-request-id the server answered with
 	CookieNames     []string
 	Status          int
 	ErrorCode       int // AADSTS code of an error answer, else 0
@@ -282,16 +283,20 @@ func (s *Server) ResetLog() {
 // now is the server's clock: Options.Now plus ClockSkew.
 func (s *Server) now() time.Time { return s.opts.Now().Add(s.opts.ClockSkew) }
 
+// DialContext connects to the server's listener whatever address it is
+// asked for, so a transport (a proxy's upstream, a test client) can map
+// every identity hostname here.
+func (s *Server) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, s.Addr())
+}
+
 // HTTPClient returns a client that reaches the server at Addr whatever host a
 // URL names and trusts only the server's CA. It keeps no cookies; set Jar to
 // carry sessions.
 func (s *Server) HTTPClient() *http.Client {
-	addr := s.Addr()
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
+		DialContext:       s.DialContext,
 		TLSClientConfig:   &tls.Config{RootCAs: s.CAPool()},
 		ForceAttemptHTTP2: false,
 	}

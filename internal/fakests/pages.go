@@ -44,7 +44,7 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, rq *reqInfo, 
 	h.Add("Link", "<https://aadcdn.msauth.net>; rel=preconnect; crossorigin")
 	h.Add("Link", "<https://aadcdn.msauth.net>; rel=dns-prefetch")
 	h.Add("Link", "<https://aadcdn.msftauth.net>; rel=dns-prefetch")
-	h.Set("X-DNS-Prefetch-Control", "on")
+	setRaw(h, "X-DNS-Prefetch-Control", "on")
 	s.setTrackingCookies(w, r, rq)
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		h.Set("Content-Encoding", "gzip")

@@ -55,6 +55,10 @@ func (s *Server) routes() http.Handler {
 	return s.withEntraHeaders(mux)
 }
 
+// loggedHeaders are the request headers Log keeps: enough to prove which
+// client sent what through which hop, without cookies or credentials.
+var loggedHeaders = []string{"client-request-id", "x-client-SKU", "x-client-VER", "User-Agent", "Origin", "Content-Type", "X-AnchorMailbox"}
+
 // guidPattern accepts the GUID forms clients send as client-request-id.
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -79,16 +83,16 @@ func (s *Server) withEntraHeaders(next http.Handler) http.Handler {
 		hd.Set("Expires", "-1")
 		hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("P3P", `CP="DSP CUR OTPi IND OTRi ONL FIN"`)
+		setRaw(hd, "P3P", `CP="DSP CUR OTPi IND OTRi ONL FIN"`)
 		hd.Set("X-XSS-Protection", "0")
 		hd.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		hd.Set("x-ms-request-id", rq.traceID)
-		hd.Set("x-ms-ests-server", estsServer)
-		hd.Set("x-ms-srs", "1.P")
-		hd.Set("x-ms-httpver", "1.1")
-		hd.Set("x-ms-clitelem", "1,0,0,,")
+		setRaw(hd, "x-ms-request-id", rq.traceID)
+		setRaw(hd, "x-ms-ests-server", estsServer)
+		setRaw(hd, "x-ms-srs", "1.P")
+		setRaw(hd, "x-ms-httpver", "1.1")
+		setRaw(hd, "x-ms-clitelem", "1,0,0,,")
 		if crid != "" {
-			hd.Set("client-request-id", crid)
+			setRaw(hd, "client-request-id", crid)
 		}
 		hd.Set("Date", rq.now.UTC().Format(http.TimeFormat))
 
@@ -105,6 +109,14 @@ func (s *Server) withEntraHeaders(next http.Handler) http.Handler {
 			RequestID:       rq.traceID,
 			Status:          rec.status,
 			ErrorCode:       rq.errorCode,
+		}
+		for _, name := range loggedHeaders {
+			if v := r.Header.Get(name); v != "" {
+				if ex.Headers == nil {
+					ex.Headers = map[string]string{}
+				}
+				ex.Headers[name] = v
+			}
 		}
 		for _, c := range r.Cookies() {
 			ex.CookieNames = append(ex.CookieNames, c.Name)
@@ -156,4 +168,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprint(w, notFoundPage)
+}
+
+// setRaw sets a header with Entra's exact name casing (x-ms-request-id,
+// P3P), which Header.Set would canonicalize; it replaces any canonical twin.
+func setRaw(h http.Header, name, value string) {
+	delete(h, http.CanonicalHeaderKey(name))
+	h[name] = []string{value}
 }
