@@ -275,3 +275,53 @@ func TestRevokeUserEndsSession(t *testing.T) {
 		t.Errorf("revoked session: got %v", p)
 	}
 }
+
+func TestAuthorizeV1(t *testing.T) {
+	s := start(t, Options{})
+	c := s.HTTPClient()
+	q := url.Values{
+		"client_id": {AppPublic.ClientID}, "response_type": {"code"}, "redirect_uri": {"http://localhost"},
+		"resource": {"https://graph.microsoft.com"}, "state": {"v1-state"}, "prompt": {"none"},
+	}
+	r := get(t, c, base+"/contoso.onmicrosoft.com/oauth2/authorize?"+q.Encode(), s.SessionCookieFor(UserAlice.UPN))
+	p := redirectParams(t, r)
+	if p.Get("code") == "" || p.Get("session_state") == "" || p.Get("state") != "v1-state" {
+		t.Fatalf("v1 authorize: %v", p)
+	}
+	tok := decodeTokenOK(t, postForm(t, c, base+"/contoso.onmicrosoft.com/oauth2/token", url.Values{
+		"client_id": {AppPublic.ClientID}, "grant_type": {"authorization_code"}, "code": {p.Get("code")}, "redirect_uri": {"http://localhost"},
+	}))
+	if tok.Resource != "https://graph.microsoft.com" || tok.Scope != "User.Read" {
+		t.Errorf("v1 redemption: resource %q scope %q", tok.Resource, tok.Scope)
+	}
+}
+
+func TestPRTHeaderAndLifecycle(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Addr() != "" {
+		t.Errorf("Addr before Start: got %q, want empty", s.Addr())
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil {
+		t.Errorf("second Start: got nil error")
+	}
+	req, _ := http.NewRequest(http.MethodGet, authorizeURL("common", nil), nil)
+	req.Header.Set(CookiePRT, s.PRTCookie(UserBob.UPN, true, s.Nonce()))
+	if p := redirectParams(t, do(t, s.HTTPClient(), req)); p.Get("client_info") != clientInfo(&UserBob) {
+		t.Errorf("PRT header: got %v", p)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := New(Options{Addr: "no-port"}); err == nil {
+		t.Errorf("New with a bad Addr: got nil error")
+	}
+}
