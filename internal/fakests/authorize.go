@@ -258,6 +258,14 @@ func (s *Server) checkSessionFits(req *authzRequest, ref tenantRef, u *User) *st
 	return nil
 }
 
+func errUnknownUser(tenant string) *stsError {
+	return newErr(50034, "invalid_grant", "The user account {EmailHidden} does not exist in the '%s' directory. To sign into this application, the account must be added to the directory.", tenant)
+}
+
+func errBadPassword() *stsError {
+	return newErr(50126, "invalid_grant", "Error validating credentials due to invalid username or password.")
+}
+
 func errNotInTenant(u *User, t *Tenant, clientID string) *stsError {
 	return newErr(50020, "interaction_required", "User account '{EmailHidden}' from identity provider 'https://sts.windows.net/%s/' does not exist in tenant '%s' and cannot access the application '%s' in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.", u.HomeTenantID, t.DisplayName, clientID)
 }
@@ -422,11 +430,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 	}
 	u := s.dir.user(name)
 	if u == nil {
-		s.showSignIn(w, r, rq, tenantSeg, ctxRaw, name, newErr(50034, "invalid_request", "The user account {EmailHidden} does not exist in the '%s' directory. To sign into this application, the account must be added to the directory.", tenantName(ref)))
+		s.showSignIn(w, r, rq, tenantSeg, ctxRaw, name, errUnknownUser(tenantName(ref)))
 		return
 	}
 	if r.PostForm.Get("passwd") != u.Password {
-		s.showSignIn(w, r, rq, tenantSeg, ctxRaw, name, newErr(50126, "invalid_grant", "Error validating credentials due to invalid username or password."))
+		s.showSignIn(w, r, rq, tenantSeg, ctxRaw, name, errBadPassword())
 		return
 	}
 	if ref.specific() && !u.memberOf(ref.tenant.ID) {

@@ -205,7 +205,6 @@ func (s *Server) Start() error {
 	s.httpServer = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
 	}
 	s.serveErr = make(chan error, 1)
 	s.started = true

@@ -365,10 +365,10 @@ func (s *Server) grantPassword(w http.ResponseWriter, tr *tokenReq) *stsError {
 		t = s.dir.tenantByID(u.HomeTenantID)
 	}
 	if u == nil || !u.memberOf(t.ID) {
-		return newErr(50034, "invalid_grant", "The user account {EmailHidden} does not exist in the '%s' directory. To sign into this application, the account must be added to the directory.", tenantName(tr.ref))
+		return errUnknownUser(tenantName(tr.ref))
 	}
 	if subtle.ConstantTimeCompare([]byte(pw), []byte(u.Password)) != 1 {
-		return newErr(50126, "invalid_grant", "Error validating credentials due to invalid username or password.")
+		return errBadPassword()
 	}
 	sc, e := s.scopesFor(tr, "", t)
 	if e != nil {
