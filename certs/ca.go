@@ -220,8 +220,8 @@ func (ca *CA) setPath(p string) {
 }
 
 // SPKIHash returns base64(SHA-256(SubjectPublicKeyInfo)) of the CA, the form
-// Chromium's --ignore-certificate-errors-spki-list takes. It pins the CA's
-// key, which is why leaves must present the CA in their chain.
+// Chromium's --ignore-certificate-errors-spki-list takes. Leaves are issued
+// over the CA's key (see Issuer.sign), so the hash matches every leaf.
 func (ca *CA) SPKIHash() string {
 	sum := sha256.Sum256(ca.cert.RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])

@@ -1,8 +1,6 @@
 package certs
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -137,10 +135,13 @@ func (i *Issuer) sign(h hostName, now time.Time) (*tls.Certificate, error) {
 	if err := i.ca.checkUsable(now); err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate key: %w", err)
-	}
+	// Every leaf carries the CA's own key pair. Chromium's
+	// --ignore-certificate-errors-spki-list (156) matches only the leaf's
+	// key, so one stable key is what lets a single SPKI hash (SPKIHash) work
+	// for every host; it also saves a key generation per host. The proxy
+	// holds the CA key anyway, so this adds no exposure (mitmproxy does the
+	// same).
+	key := i.ca.key
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package certs
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
@@ -413,6 +415,26 @@ func BenchmarkLeafSign(b *testing.B) {
 		n++
 		if _, err := iss.Leaf(fmt.Sprintf("h%d.example.com", n)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Chromium's --ignore-certificate-errors-spki-list matches the leaf's key
+// only, so every leaf must carry the key SPKIHash names.
+func TestLeavesShareTheSPKIChromiumPins(t *testing.T) {
+	ca, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := NewIssuer(ca, IssuerOptions{})
+	for _, host := range []string{"login.microsoftonline.com", "graph.microsoft.com", "127.0.0.1"} {
+		leaf, err := iss.Leaf(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(leaf.Leaf.RawSubjectPublicKeyInfo)
+		if got := base64.StdEncoding.EncodeToString(sum[:]); got != ca.SPKIHash() {
+			t.Errorf("Leaf(%q) SPKI hash %s, want the CA's %s", host, got, ca.SPKIHash())
 		}
 	}
 }
