@@ -18,6 +18,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -284,3 +285,7 @@ func (l tapListener) Accept() (net.Conn, error) {
 	}
 	return newTapConn(c), nil
 }
+
+// URLFor returns the proxy URL for a listener address, for clients'
+// Transport.Proxy.
+func (p *Proxy) URLFor(addr string) *url.URL { return &url.URL{Scheme: "http", Host: addr} }

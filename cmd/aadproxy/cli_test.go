@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aadproxy/aadproxy/internal/demo"
+)
+
+func TestParseStart(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(startOptions) bool
+	}{
+		{nil, "", func(o startOptions) bool { return o.listen == "127.0.0.1:8080" && o.maxBody == 10<<20 }},
+		{[]string{"--max-body", "512KiB", "--intercept", "app.contoso.com", "--intercept", "*.graph.microsoft.com"}, "", func(o startOptions) bool {
+			return o.maxBody == 512<<10 && len(o.intercept) == 2
+		}},
+		{[]string{"--map-remote", "login.microsoftonline.com"}, "HOST=ADDR", nil},
+		{[]string{"--listen", "nonsense"}, "--listen", nil},
+		{[]string{"--intercept", "*"}, "--intercept-all", nil},
+		{[]string{"--upstream-proxy", "::"}, "--upstream-proxy", nil},
+		{[]string{"--max-body", "lots"}, "size", nil},
+		{[]string{"extra"}, "unexpected argument", nil},
+	}
+	for _, tt := range tests {
+		o, err := parseStart(tt.args, io.Discard)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseStart(%q): got error %v, want one mentioning %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !tt.check(o) {
+			t.Errorf("parseStart(%q): got %+v, %v", tt.args, o, err)
+		}
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"start", "--bogus"}, {"explain"}, {"explain", "AADSTSxyz"}, {"analyze"}, {"ca"}} {
+		if code := run(args, io.Discard, io.Discard); code != exitBadInput {
+			t.Errorf("run(%q): exit %d, want %d", args, code, exitBadInput)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"explain", "AADSTS50143"}, &out, io.Discard); code != exitOK || !strings.Contains(out.String(), "SessionMismatch") || !strings.Contains(out.String(), "## Fix") {
+		t.Errorf("explain AADSTS50143: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"explain", "99999999"}, &out, io.Discard); code != exitFindings || !strings.Contains(out.String(), "login.microsoftonline.com/error?code=99999999") {
+		t.Errorf("explain unknown: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestCACommands(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	var out bytes.Buffer
+	if code := run([]string{"ca", "path", "--home", home}, &out, io.Discard); code != exitOK {
+		t.Fatalf("ca path: exit %d", code)
+	}
+	path := strings.TrimSpace(out.String())
+	if fi, err := os.Stat(home); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("home folder mode %v, %v; want 0700", fi.Mode(), err)
+	}
+	entries, _ := os.ReadDir(home)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "key") {
+			if fi, _ := e.Info(); fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %v, want 0600", e.Name(), fi.Mode())
+			}
+		}
+	}
+	pemData, err := os.ReadFile(path)
+	if b, _ := pem.Decode(pemData); err != nil || b == nil || b.Type != "CERTIFICATE" {
+		t.Fatalf("ca path %q does not hold a PEM certificate: %v", path, err)
+	}
+	out.Reset()
+	run([]string{"ca", "export", "--der", "--home", home}, &out, io.Discard)
+	if b, _ := pem.Decode(pemData); !bytes.Equal(out.Bytes(), b.Bytes) {
+		t.Errorf("ca export --der differs from the PEM file's certificate")
+	}
+	out.Reset()
+	run([]string{"ca", "show", "--home", home}, &out, io.Discard)
+	for _, want := range []string{"aadproxy local CA", "SPKI", "NODE_EXTRA_CA_CERTS", "keytool"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("ca show lacks %q", want)
+		}
+	}
+	run([]string{"ca", "regenerate", "--home", home}, io.Discard, io.Discard)
+	again, _ := os.ReadFile(path)
+	if bytes.Equal(again, pemData) {
+		t.Errorf("ca regenerate kept the old certificate")
+	}
+}
+
+// The demo is the README's first command: every scenario must run and be
+// flagged with the code it provokes.
+func TestDemoFlagsEveryScenario(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"demo", "--json"}, &out, &errOut); code != exitOK {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, errOut.String(), out.String())
+	}
+	codes := map[float64]bool{}
+	flows := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("demo --json printed a non-JSON line %q", line)
+		}
+		switch m["type"] {
+		case "finding":
+			if c, ok := m["code"].(float64); ok {
+				codes[c] = true
+			}
+		case "flow":
+			flows++
+		}
+	}
+	for _, sc := range demo.All() {
+		if sc.Expect != 0 && !codes[float64(sc.Expect)] {
+			t.Errorf("scenario %q: no finding with code %d (have %v)", sc.Title, sc.Expect, codes)
+		}
+	}
+	if flows < len(demo.All()) {
+		t.Errorf("demo produced %d flows, want at least %d", flows, len(demo.All()))
+	}
+}

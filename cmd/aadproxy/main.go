@@ -1,0 +1,114 @@
+// Command aadproxy is a local MITM debugging proxy for Microsoft Entra ID
+// sign-in flows. Each subcommand lives in its own file with an options
+// struct, so flag parsing and behaviour are tested apart.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK       = 0 // success; for analyze: no error-level finding
+	exitFindings = 1 // analyze: at least one error-level finding; other commands: failure
+	exitBadInput = 2 // bad usage, or analyze's input is unreadable or damaged
+)
+
+const version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "start"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "start", "run":
+		err = runStart(args, stdout, stderr)
+	case "demo":
+		err = runDemo(args, stdout, stderr)
+	case "ca":
+		err = runCA(args, stdout, stderr)
+	case "analyze":
+		return runAnalyze(args, stdout, stderr)
+	case "explain":
+		err = runExplain(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "aadproxy", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "aadproxy: unknown command %q\n\n%s", cmd, usage)
+		return exitBadInput
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "aadproxy %s: %v\n", cmd, err)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "aadproxy %s: %v\n", cmd, err)
+		return exitFindings
+	}
+	return exitOK
+}
+
+// errHelp is returned when -h was asked for.
+var errHelp = flag.ErrHelp
+
+// usageError marks a mistake in the command line (exit 2).
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+const usage = `aadproxy: a local MITM proxy that explains Microsoft Entra ID sign-in failures
+
+Usage:
+  aadproxy [start] [flags]      run the proxy (default 127.0.0.1:8080)
+  aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
+  aadproxy analyze FILE.har     run the rules over a recorded or exported trace
+  aadproxy explain AADSTS50143  what a code means and how to fix it
+  aadproxy ca path|show|export [--der]|regenerate
+  aadproxy version
+
+Run 'aadproxy COMMAND -h' for a command's flags.
+`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// flagSet wraps flag.FlagSet so option builders can return it.
+type flagSet struct{ *flag.FlagSet }
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("aadproxy "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses and wraps errors as usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/console"
+	"github.com/aadproxy/aadproxy/inspect"
+	"github.com/aadproxy/aadproxy/inspect/rules"
+	"github.com/aadproxy/aadproxy/internal/pipeline"
+	"github.com/aadproxy/aadproxy/proxy"
+	"github.com/aadproxy/aadproxy/trace"
+)
+
+// startOptions are the flags of `aadproxy start`.
+type startOptions struct {
+	listen           string
+	home             string
+	intercept        stringList
+	interceptAll     bool
+	mapRemote        stringList
+	upstreamCA       stringList
+	upstreamInsecure bool
+	upstreamProxy    string
+	maxBody          int64
+	record           string
+	json             bool
+	quiet            bool
+	offline          bool
+}
+
+func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
+	fs := newFlagSet(name, stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (loopback unless you mean otherwise)")
+	fs.StringVar(&o.home, "home", "", "folder for the CA and data (default $AADPROXY_HOME or the user config dir + /aadproxy)")
+	fs.Var(&o.intercept, "intercept", "also decrypt hosts matching `PATTERN` (repeatable; *.contoso.com matches subdomains)")
+	fs.BoolVar(&o.interceptAll, "intercept-all", false, "decrypt every host (client-certificate hosts stay tunnelled)")
+	fs.Var(&o.mapRemote, "map-remote", "send `HOST=ADDR` traffic to ADDR, keeping Host and SNI (repeatable)")
+	fs.Var(&o.upstreamCA, "upstream-ca", "also trust the CA certificates in `FILE` upstream (repeatable)")
+	fs.BoolVar(&o.upstreamInsecure, "upstream-insecure", false, "do not verify upstream certificates (dangerous)")
+	fs.StringVar(&o.upstreamProxy, "upstream-proxy", "", "chain through the proxy at `URL` (the environment's HTTPS_PROXY is never used)")
+	fs.Var(sizeFlag{&o.maxBody}, "max-body", "capture at most `SIZE` of each body (e.g. 10MiB); bodies always stream whole")
+	fs.StringVar(&o.record, "record", "", "record flows to `FILE.har` (valid after every flow, even after kill -9)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
+	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	return &flagSet{fs}
+}
+
+func parseStart(args []string, stderr io.Writer) (startOptions, error) {
+	o := startOptions{maxBody: proxy.DefaultMaxBody}
+	fs := startFlags("start", &o, stderr)
+	if err := parseFlags(fs.FlagSet, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return o, o.validate()
+}
+
+func (o startOptions) validate() error {
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return usagef("--listen %q: %v", o.listen, err)
+	}
+	for _, m := range o.mapRemote {
+		if _, _, err := proxy.ParseMapRemote(m); err != nil {
+			return usageError{err}
+		}
+	}
+	if o.upstreamProxy != "" {
+		if u, err := url.Parse(o.upstreamProxy); err != nil || u.Host == "" {
+			return usagef("--upstream-proxy %q: want a URL like http://proxy.corp:3128", o.upstreamProxy)
+		}
+	}
+	if _, err := proxy.NewScope(o.intercept, o.interceptAll); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// proxyOptions turns flags into proxy.Options.
+func (o startOptions) proxyOptions() (proxy.Options, error) {
+	po := proxy.Default()
+	po.Intercept = append([]string(nil), o.intercept...)
+	po.InterceptAll = o.interceptAll
+	po.UpstreamInsecure = o.upstreamInsecure
+	po.MaxBody = o.maxBody
+	if o.offline {
+		po.Dial = proxy.LoopbackOnly(nil)
+	}
+	if len(o.mapRemote) > 0 {
+		po.MapRemote = map[string]string{}
+		for _, m := range o.mapRemote {
+			h, a, _ := proxy.ParseMapRemote(m)
+			po.MapRemote[h] = a
+		}
+	}
+	for _, f := range o.upstreamCA {
+		certs, err := readCerts(f)
+		if err != nil {
+			return po, err
+		}
+		po.UpstreamRoots = append(po.UpstreamRoots, certs...)
+	}
+	if o.upstreamProxy != "" {
+		u, _ := url.Parse(o.upstreamProxy)
+		po.UpstreamProxy = u
+	}
+	return po, po.Validate()
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --upstream-ca: %w", err)
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-ca %s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--upstream-ca %s: no PEM certificate found", path)
+	}
+	return out, nil
+}
+
+// session is a running proxy with its pipeline, shared by start and demo.
+type session struct {
+	proxy    *proxy.Proxy
+	pipe     *pipeline.Pipeline
+	recorder *trace.Recorder
+	listener net.Listener
+	ca       *certs.CA
+	served   chan error
+}
+
+// openSession starts the proxy described by o with ca, listening on o.listen.
+func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout io.Writer) (*session, error) {
+	s := &session{ca: ca, served: make(chan error, 1)}
+	eng, err := inspect.NewEngine(rules.All(), inspect.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	var rec pipeline.Recorder
+	if o.record != "" {
+		if s.recorder, err = trace.Create(o.record, "aadproxy", version); err != nil {
+			return nil, fmt.Errorf("open recording: %w", err)
+		}
+		rec = s.recorder
+	}
+	printer := console.New(stdout, console.Options{JSON: o.json, Quiet: o.quiet})
+	s.pipe = pipeline.New(eng, rec, printer)
+	s.proxy, err = proxy.New(po, ca, proxy.Events{Flow: s.pipe.Flow, Notice: s.pipe.Notice})
+	if err != nil {
+		s.pipe.Close()
+		return nil, err
+	}
+	s.listener, err = net.Listen("tcp", o.listen)
+	if err != nil {
+		s.pipe.Close()
+		return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	go func() { s.served <- s.proxy.Serve(s.listener) }()
+	return s, nil
+}
+
+// close stops the proxy, drains the pipeline and closes the recording.
+func (s *session) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.proxy.Shutdown(ctx)
+	s.pipe.Close()
+	if s.recorder != nil {
+		if err := s.recorder.Close(); err != nil {
+			return fmt.Errorf("close recording: %w", err)
+		}
+	}
+	return s.pipe.RecordError()
+}
+
+func runStart(args []string, stdout, stderr io.Writer) error {
+	o, err := parseStart(args, stderr)
+	if err != nil {
+		return err
+	}
+	po, err := o.proxyOptions()
+	if err != nil {
+		return err
+	}
+	home, err := homeDir(o.home)
+	if err != nil {
+		return err
+	}
+	ca, created, err := certs.LoadOrCreate(home)
+	if err != nil {
+		return fmt.Errorf("load CA from %s: %w", home, err)
+	}
+	bundle, err := caBundle(home, ca)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(o, po, ca, stdout)
+	if err != nil {
+		return err
+	}
+	printBanner(stderr, o, s.listener.Addr().String(), ca, created, bundle)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case <-sig:
+		fmt.Fprintln(stderr, "\nstopping…")
+	case err := <-s.served:
+		if err != nil {
+			s.close()
+			return err
+		}
+	}
+	if err := s.close(); err != nil {
+		return err
+	}
+	if o.record != "" {
+		fmt.Fprintf(stderr, "recorded %d flows to %s\n", s.pipe.Count(), o.record)
+	}
+	return nil
+}
+
+func printBanner(w io.Writer, o startOptions, addr string, ca *certs.CA, created bool, bundle string) {
+	fmt.Fprintf(w, "aadproxy %s listening on %s\n", version, addr)
+	if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
+		fmt.Fprintf(w, "! listening beyond loopback: anyone who can reach %s can use this proxy and read what it captures\n", addr)
+	}
+	if created {
+		fmt.Fprintf(w, "created a new CA (unique to this install)\n")
+	}
+	fmt.Fprintf(w, "CA certificate: %s\n  SHA-256 %s\n", ca.CertPath(), ca.Fingerprint())
+	scope := fmt.Sprintf("%d Microsoft identity hosts", len(proxy.IdentityHosts))
+	if o.interceptAll {
+		scope = "every host"
+	}
+	if len(o.intercept) > 0 {
+		scope += " + " + strings.Join(o.intercept, ", ")
+	}
+	fmt.Fprintf(w, "decrypting: %s; everything else is tunnelled untouched\n", scope)
+	if s, _ := proxy.NewScope(o.intercept, o.interceptAll); s != nil {
+		for _, h := range s.ExplicitClientCertHosts() {
+			fmt.Fprintf(w, "! decrypting %s as asked: %s — its sign-in will fail while intercepted\n", h, proxy.ClientCertReason)
+		}
+	}
+	if o.upstreamInsecure {
+		fmt.Fprintf(w, "! --upstream-insecure: upstream certificates are NOT verified; anyone on the path can impersonate Entra\n")
+	}
+	if o.record != "" {
+		fmt.Fprintf(w, "recording to %s (private to you; share it only after `aadproxy sanitize`)\n", o.record)
+	}
+	fmt.Fprintf(w, `
+Point a client at it:
+  export HTTPS_PROXY=http://%[1]s HTTP_PROXY=http://%[1]s
+  export SSL_CERT_FILE=%[2]s         # Go, OpenSSL, curl, Python ssl
+  export REQUESTS_CA_BUNDLE=%[2]s    # Python requests
+  export NODE_EXTRA_CA_CERTS=%[3]s
+  chromium --proxy-server=http://%[1]s --ignore-certificate-errors-spki-list=%[4]s
+More (system stores, Java, .NET): aadproxy ca show.   Ctrl-C stops and saves.
+
+`, addr, bundle, ca.CertPath(), ca.SPKIHash())
+}
+
+// sizeFlag parses sizes like 10MiB, 512k, 1048576.
+type sizeFlag struct{ v *int64 }
+
+func (s sizeFlag) String() string {
+	if s.v == nil {
+		return ""
+	}
+	return strconv.FormatInt(*s.v, 10)
+}
+
+func (s sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s.v = n
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB)", v)
+	}
+	return n * mult, nil
+}
