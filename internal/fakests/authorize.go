@@ -132,7 +132,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rq *reqInfo, 
 	}
 	if user == nil {
 		if req.prompt == "none" {
-			s.redirectError(w, rq, req, newErr(50058, "login_required", "A silent sign-in request was sent but no user is signed in. The cookies used to represent the user's session were not sent in the request to Azure AD. This can happen if the user is using Internet Explorer or Edge, and the web app sending the silent sign-in request is in different IE security zone than the Azure AD endpoint (login.microsoftonline.com)."))
+			s.redirectError(w, rq, req, newErr(50058, "login_required", "The silent sign-in request found no signed-in user, because no session cookie came with it. Browsers that block third-party cookies, or an app in another browser profile or context, commonly cause this."))
 			return
 		}
 		ctx := s.seal("ctx", signInCtx{Path: req.path, Query: req.form.Encode()})
@@ -174,12 +174,12 @@ func (s *Server) checkClient(req *authzRequest) (*App, tenantRef, *stsError) {
 	if req.redirectURI == "" {
 		// Entra falls back to the app's first reply URL.
 		if len(app.RedirectURIs) == 0 {
-			return nil, ref, newErr(500113, "invalid_request", "No reply address is registered for the application.")
+			return nil, ref, newErr(500113, "invalid_request", "The application has no redirect URI registered.")
 		}
 		req.redirectURI = app.RedirectURIs[0]
 	}
 	if !app.redirectAllowed(req.redirectURI) {
-		return nil, ref, newErr(50011, "invalid_request", "The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.", req.redirectURI, app.ClientID)
+		return nil, ref, newErr(50011, "invalid_request", "The request's redirect URI '%s' is not one of those registered for the application '%s'. Register it on the app, or send a URI that is already registered.", req.redirectURI, app.ClientID)
 	}
 	return app, ref, nil
 }
@@ -191,10 +191,10 @@ func (s *Server) appFor(clientID string, ref tenantRef) (*App, *stsError) {
 		app = nil
 	}
 	if app == nil {
-		return nil, newErr(700016, "unauthorized_client", "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenantName(ref))
+		return nil, newErr(700016, "unauthorized_client", "No application with id '%s' is known in the directory '%s'. Nobody there may have installed or consented to it yet, or the request went to the wrong tenant.", clientID, tenantName(ref))
 	}
 	if !app.MultiTenant && !ref.specific() {
-		return nil, newErr(50194, "invalid_request", "Application '%s'(%s) is not configured as a multi-tenant application. Usage of the /%s endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", app.ClientID, app.DisplayName, ref.segment)
+		return nil, newErr(50194, "invalid_request", "Application '%s'(%s) is single-tenant, and single-tenant apps registered after '10/15/2018' cannot use the /%s endpoint. Send the request to a tenant-specific endpoint, or make the app multi-tenant.", app.ClientID, app.DisplayName, ref.segment)
 	}
 	return app, nil
 }
@@ -207,7 +207,7 @@ func tenantName(ref tenantRef) string {
 }
 
 func errMissingParam(name string) *stsError {
-	return newErr(900144, "invalid_request", "The request body must contain the following parameter: '%s'.", name)
+	return newErr(900144, "invalid_request", "The request lacks the required parameter '%s'.", name)
 }
 
 // checkAuthzParams validates what is reported back to the (trusted) app.
@@ -215,13 +215,13 @@ func (s *Server) checkAuthzParams(req *authzRequest, ref tenantRef) *stsError {
 	switch req.responseMode {
 	case "", "query", "fragment", "form_post":
 	default:
-		return newErr(900143, "invalid_request", "The response_mode '%s' is not supported.", req.responseMode)
+		return newErr(900143, "invalid_request", "This endpoint cannot answer with response_mode '%s'.", req.responseMode)
 	}
 	if req.responseType == "" {
 		return errMissingParam("response_type")
 	}
 	if req.responseType != "code" {
-		return newErr(700051, "unsupported_response_type", "response_type '%s' is not enabled for the application.", req.responseType)
+		return newErr(700051, "unsupported_response_type", "The application is not allowed to use response_type '%s'.", req.responseType)
 	}
 	if req.v1 {
 		if req.resource != "" {
@@ -238,7 +238,7 @@ func (s *Server) checkAuthzParams(req *authzRequest, ref tenantRef) *stsError {
 		}
 	}
 	if req.challenge != "" && req.method != "" && req.method != "S256" && req.method != "plain" {
-		return newErr(501491, "invalid_request", "Invalid code_challenge_method: '%s'.", req.method)
+		return newErr(501491, "invalid_request", "'%s' is not a code_challenge_method this endpoint accepts.", req.method)
 	}
 	return nil
 }
@@ -249,7 +249,7 @@ func (s *Server) checkAuthzParams(req *authzRequest, ref tenantRef) *stsError {
 func (s *Server) checkSessionFits(req *authzRequest, ref tenantRef, u *User) *stsError {
 	if req.domainHint != "" {
 		if t := s.dir.tenantByDomain(req.domainHint); t != nil && !strings.EqualFold(t.ID, u.HomeTenantID) {
-			return newErr(50143, "interaction_required", "Session mismatch - Session is invalid because user tenant '%s' does not match the domain hint '%s' due to different resource. Please try again with the correct tenant.", u.HomeTenantID, req.domainHint)
+			return newErr(50143, "interaction_required", "The signed-in user's tenant '%s' does not match the domain hint '%s', so the session cannot be used for this resource. Retry against the user's own tenant.", u.HomeTenantID, req.domainHint)
 		}
 	}
 	if ref.specific() && !u.memberOf(ref.tenant.ID) {
@@ -259,15 +259,15 @@ func (s *Server) checkSessionFits(req *authzRequest, ref tenantRef, u *User) *st
 }
 
 func errUnknownUser(tenant string) *stsError {
-	return newErr(50034, "invalid_grant", "The user account {EmailHidden} does not exist in the '%s' directory. To sign into this application, the account must be added to the directory.", tenant)
+	return newErr(50034, "invalid_grant", "There is no account {EmailHidden} in the '%s' directory. Add the account to that directory before it signs in to this application.", tenant)
 }
 
 func errBadPassword() *stsError {
-	return newErr(50126, "invalid_grant", "Error validating credentials due to invalid username or password.")
+	return newErr(50126, "invalid_grant", "The sign-in was refused: wrong username or password.")
 }
 
 func errNotInTenant(u *User, t *Tenant, clientID string) *stsError {
-	return newErr(50020, "interaction_required", "User account '{EmailHidden}' from identity provider 'https://sts.windows.net/%s/' does not exist in tenant '%s' and cannot access the application '%s' in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.", u.HomeTenantID, t.DisplayName, clientID)
+	return newErr(50020, "interaction_required", "User account '{EmailHidden}' from identity provider 'https://sts.windows.net/%s/' is not a member of tenant '%s', so it cannot use the application '%s' there. Invite it to that tenant as an external user, or sign in with an account that belongs there.", u.HomeTenantID, t.DisplayName, clientID)
 }
 
 // issueCode stores a one-time code and sends it to the app.
@@ -393,9 +393,9 @@ func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request, rq *reqInfo,
 func signInErrorText(code int) string {
 	switch code {
 	case 50126:
-		return "Your account or password is incorrect. If you don't remember your password, reset it now."
+		return "That username and password did not work. Try again, or reset the password."
 	case 50034:
-		return "This username may be incorrect. Make sure you typed it correctly. Otherwise, contact your admin."
+		return "No account with that username was found. Check the spelling, or ask your administrator."
 	}
 	return fmt.Sprintf("AADSTS%d", code)
 }
@@ -406,16 +406,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 	ctxRaw, ftRaw := r.PostForm.Get("ctx"), r.PostForm.Get("flowToken")
 	var ctx signInCtx
 	if s.unseal("ctx", ctxRaw, &ctx) != nil {
-		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "ctx parameter is empty or not valid."))
+		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The sign-in request's ctx value is missing or damaged."))
 		return
 	}
 	var ft flowToken
 	if s.unseal("flowtoken", ftRaw, &ft) != nil || ft.Ctx != ctxRaw || !hmac.Equal([]byte(r.PostForm.Get("canary")), []byte(s.canary(ftRaw))) {
-		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "flowToken or canary parameter is empty or not valid."))
+		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The sign-in form's flowToken or canary is missing or damaged."))
 		return
 	}
 	if rq.now.Sub(time.Unix(ft.IAT, 0)) > DefaultFlowTokenLifetime {
-		s.writeErrorPage(w, r, rq, newErr(50089, "invalid_request", "Flow token expired. Authentication Failed. Have the user try to sign-in again with username -password."))
+		s.writeErrorPage(w, r, rq, newErr(50089, "invalid_request", "The sign-in page's flow token has expired. Start the sign-in again from the beginning."))
 		return
 	}
 	tenantSeg := r.PathValue("tenant")
@@ -454,7 +454,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 	}
 	form, err := url.ParseQuery(ctx.Query)
 	if err != nil {
-		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "ctx parameter is empty or not valid."))
+		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The sign-in request's ctx value is missing or damaged."))
 		return
 	}
 	req := newAuthzRequest(ctx.Path, tenantSeg, form, strings.HasSuffix(ctx.Path, "/oauth2/authorize"))

@@ -72,7 +72,7 @@ func TestSilentWithoutSession(t *testing.T) {
 		if !strings.HasSuffix(loc, "&state=st-123") {
 			t.Errorf("mode %s: state must be last: %s", mode, loc)
 		}
-		if !strings.Contains(loc, "error_description=AADSTS50058%3a+A+silent+sign-in") || upperEscape.MatchString(loc) {
+		if !strings.Contains(loc, "error_description=AADSTS50058%3a+The+silent+sign-in") || upperEscape.MatchString(loc) {
 			t.Errorf("mode %s: want .NET encoding (+, lowercase hex): %s", mode, loc)
 		}
 		if !strings.Contains(loc, "%0d%0aTrace+ID%3a+") || !strings.Contains(loc, "error_uri=https%3a%2f%2flogin.microsoftonline.com%2ferror%3fcode%3d50058") {

@@ -342,17 +342,17 @@ func (s *Server) prtFromRequest(r *http.Request) (*User, error) {
 		return nil, errNoPRT
 	}
 	if claims.RequestNonce == "" {
-		return nil, newErr(140000, "invalid_request", "Nonce is missing from the request. The request nonce must be obtained from the server before a PRT-signed request is made.")
+		return nil, newErr(140000, "invalid_request", "The PRT-signed request has no nonce. Fetch a nonce from the server first and sign it into the request.")
 	}
 	ctx, err := base64.StdEncoding.DecodeString(hdr.Ctx)
 	sig, err2 := b64.DecodeString(parts[2])
 	if err != nil || err2 != nil || hdr.Alg != "HS256" {
-		return nil, newErr(140001, "interaction_required", "Invalid session key. The request was signed with a session key that the server does not accept.")
+		return nil, newErr(140001, "interaction_required", "The request is signed with a session key the server does not recognize.")
 	}
 	m := hmac.New(sha256.New, derivedKey(s.sessionKey(u.UPN), ctx, pb, hdr.KdfVer))
 	m.Write([]byte(parts[0] + "." + parts[1]))
 	if !hmac.Equal(sig, m.Sum(nil)) {
-		return nil, newErr(140001, "interaction_required", "Invalid session key. The request was signed with a session key that the server does not accept.")
+		return nil, newErr(140001, "interaction_required", "The request is signed with a session key the server does not recognize.")
 	}
 	if !s.nonceFresh(claims.RequestNonce) {
 		return u, errStaleNonce

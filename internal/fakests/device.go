@@ -53,7 +53,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request, rq *reqInfo,
 		return
 	}
 	if !app.Public {
-		s.writeJSONError(w, rq, withStatus(newErr(7000218, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."), http.StatusUnauthorized))
+		s.writeJSONError(w, rq, withStatus(newErr(7000218, "invalid_client", "A confidential client must authenticate, but the request has neither 'client_assertion' nor 'client_secret'."), http.StatusUnauthorized))
 		return
 	}
 	scope := f.Get("scope")
@@ -83,7 +83,7 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request, rq *reqInfo,
 	s.mu.Unlock()
 
 	secs := int(DeviceCodeLifetime / time.Second)
-	msg := fmt.Sprintf("To sign in, use a web browser to open the page %s and enter the code %s to authenticate.", verificationURI, userCode)
+	msg := fmt.Sprintf("Open %s in a browser and enter the code %s to sign in.", verificationURI, userCode)
 	if v1 {
 		writeJSON(w, http.StatusOK, map[string]string{
 			"user_code": userCode, "device_code": deviceCode, "verification_url": verificationURI,
@@ -164,11 +164,11 @@ func (s *Server) grantDeviceCode(w http.ResponseWriter, tr *tokenReq) *stsError 
 	s.mu.Unlock()
 	switch {
 	case bad:
-		return newErr(70000, "invalid_grant", "Provided grant is invalid or malformed.")
+		return newErr(70000, "invalid_grant", "The grant in this request is not valid.")
 	case expired:
-		return newErr(70019, "expired_token", "Verification code expired.")
+		return newErr(70019, "expired_token", "The device code has expired.")
 	case pending:
-		return newErr(70016, "authorization_pending", "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+		return newErr(70016, "authorization_pending", "The user has not finished signing in for this device code yet; keep polling.")
 	}
 	t := g.tenant.tenant
 	if t == nil {
@@ -207,9 +207,9 @@ func (s *Server) finishDeviceAuth(w http.ResponseWriter, r *http.Request, rq *re
 	if err := s.approve(userCode, u); err != nil {
 		cfg := s.baseConfig(rq, "ConvergedRemoteConnect")
 		cfg["sErrorCode"] = "70000"
-		s.writePage(w, r, rq, cfg, `<div id="error">That code didn't work. Check the code and try again.</div>`)
+		s.writePage(w, r, rq, cfg, `<div id="error">The code was not accepted. Check it and enter it again.</div>`)
 		return
 	}
 	cfg := s.baseConfig(rq, "ConvergedRemoteConnectSuccess")
-	s.writePage(w, r, rq, cfg, `<div id="done"><h1>You have signed in to the application on your device.</h1><p>You may now close this window.</p></div>`)
+	s.writePage(w, r, rq, cfg, `<div id="done"><h1>Sign-in for your device is complete.</h1><p>This window can be closed.</p></div>`)
 }

@@ -39,7 +39,7 @@ func metadataHeaders(w http.ResponseWriter) {
 func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 	ae := r.URL.Query().Get("authorization_endpoint")
 	if ae == "" {
-		s.writeJSONError(w, rq, newErr(900144, "invalid_request", "The request body must contain the following parameter: 'authorization_endpoint'."))
+		s.writeJSONError(w, rq, newErr(900144, "invalid_request", "The request lacks the required parameter 'authorization_endpoint'."))
 		return
 	}
 	u, err := url.Parse(ae)
@@ -47,7 +47,7 @@ func (s *Server) instanceDiscovery(w http.ResponseWriter, r *http.Request, rq *r
 		return slices.Contains(m.Aliases, strings.ToLower(u.Hostname()))
 	})
 	if !known {
-		s.writeJSONError(w, rq, newErr(50049, "invalid_instance", "Unknown or invalid instance."))
+		s.writeJSONError(w, rq, newErr(50049, "invalid_instance", "The authorization_endpoint does not name a known cloud instance."))
 		return
 	}
 	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
@@ -102,7 +102,7 @@ func (s *Server) metadataTenant(w http.ResponseWriter, r *http.Request, rq *reqI
 }
 
 func errTenantNotFound(segment string) *stsError {
-	return newErr(90002, "invalid_tenant", "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", segment)
+	return newErr(90002, "invalid_tenant", "There is no tenant '%s'. Check the tenant id or domain and the cloud you sign in to; a tenant without an active subscription also answers this way.", segment)
 }
 
 // openIDConfigV2 serves the v2.0 OIDC metadata MSAL resolves endpoints from.

@@ -61,8 +61,7 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, rq *reqInfo, 
 
 // pageTemplate is the skeleton of ESTS pages: PageID meta, then $Config
 // inside //<![CDATA[ … //]]> where tools look for it.
-const pageTemplate = `<!-- Copyright (C) Microsoft Corporation. All rights reserved. -->
-<!DOCTYPE html>
+const pageTemplate = `<!DOCTYPE html>
 <html dir="ltr" class="" lang="en">
 <head>
     <title>Sign in to your account</title>
@@ -91,7 +90,7 @@ $Config=%s;
 func errorPageBody(e *stsError, rq *reqInfo) string {
 	return fmt.Sprintf(`<div id="errorPage">
 <h1>Sign in</h1>
-<div id="errorMessage">Sorry, but we’re having trouble signing you in.</div>
+<div id="errorMessage">Sign-in could not be completed.</div>
 <div id="errorDescription">AADSTS%d: %s</div>
 <div id="debugDetails">
 <h2>Troubleshooting details</h2>
@@ -138,7 +137,7 @@ func writeFormPost(w http.ResponseWriter, action string, ps []param) {
 	for _, p := range ps {
 		fmt.Fprintf(&b, `<input type="hidden" name="%s" value="%s" />`, html.EscapeString(p.name), html.EscapeString(p.value))
 	}
-	b.WriteString(`<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit" /></noscript></form><script language="javascript">document.forms[0].submit();</script></body></html>`)
+	b.WriteString(`<noscript><p>JavaScript is off; press Submit to go on.</p><input type="submit" value="Submit" /></noscript></form><script language="javascript">document.forms[0].submit();</script></body></html>`)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(http.StatusOK)
@@ -157,7 +156,7 @@ const notFoundPage = `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "
 <div id="content">
  <div class="content-container"><fieldset>
   <h2>404 - File or directory not found.</h2>
-  <h3>The resource you are looking for might have been removed, had its name changed, or is temporarily unavailable.</h3>
+  <h3>Nothing is served at this path.</h3>
  </fieldset></div>
 </div>
 </body>
@@ -165,4 +164,4 @@ const notFoundPage = `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "
 `
 
 // signedOutPage is shown after logout without post_logout_redirect_uri.
-const signedOutPage = `<div id="signedOut"><h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p></div>`
+const signedOutPage = `<div id="signedOut"><h1>You are signed out</h1><p>Closing every browser window finishes the job.</p></div>`

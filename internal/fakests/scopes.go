@@ -81,14 +81,14 @@ func (d *directory) parseScopes(raw, tenantName string) (scopeSet, *stsError) {
 			resID, perm = f[:i], f[i+1:]
 		}
 		if perm == "" {
-			return sc, newErr(70011, "invalid_scope", "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", f)
+			return sc, newErr(70011, "invalid_scope", "The 'scope' parameter is not valid: %s names no permission.", f)
 		}
 		res := d.resource(resID)
 		if res == nil {
-			return sc, newErr(500011, "invalid_resource", "The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", resID, tenantName)
+			return sc, newErr(500011, "invalid_resource", "Resource %s is not known in the tenant named %s. Nobody there may have installed or consented to it yet, or the request went to the wrong tenant.", resID, tenantName)
 		}
 		if sc.resource != nil && sc.resource.AppID != res.AppID {
-			return sc, newErr(28000, "invalid_scope", "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope %s is not valid.", raw)
+			return sc, newErr(28000, "invalid_scope", "The scope %s names more than one resource; one request can ask for one resource only.", raw)
 		}
 		if sc.resource == nil {
 			sc.resource = res
@@ -101,7 +101,7 @@ func (d *directory) parseScopes(raw, tenantName string) (scopeSet, *stsError) {
 	}
 	if sc.resource == nil {
 		if len(sc.oidc) == 0 {
-			return sc, newErr(70011, "invalid_scope", "The provided value for the input parameter 'scope' is not valid. The scope '%s' does not exist.", raw)
+			return sc, newErr(70011, "invalid_scope", "The 'scope' parameter is not valid: no scope '%s' exists.", raw)
 		}
 		// Sign-in only: the access token is for Graph, as with Entra.
 		sc.resource = d.resource(ResourceGraph.AppID)
@@ -114,7 +114,7 @@ func (d *directory) parseScopes(raw, tenantName string) (scopeSet, *stsError) {
 func (d *directory) parseResource(raw, tenantName string) (scopeSet, *stsError) {
 	res := d.resource(raw)
 	if res == nil {
-		return scopeSet{}, newErr(500011, "invalid_resource", "The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", raw, tenantName)
+		return scopeSet{}, newErr(500011, "invalid_resource", "Resource %s is not known in the tenant named %s. Nobody there may have installed or consented to it yet, or the request went to the wrong tenant.", raw, tenantName)
 	}
 	return scopeSet{oidc: []string{"openid"}, resource: res, audience: raw}, nil
 }

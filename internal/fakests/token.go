@@ -52,7 +52,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, rq *reqInfo, v1 b
 		return
 	case http.MethodPost:
 	default:
-		s.writeJSONError(w, rq, newErr(900561, "invalid_request", "The endpoint only accepts POST, OPTIONS requests. Received a %s request.", r.Method))
+		s.writeJSONError(w, rq, newErr(900561, "invalid_request", "This endpoint answers POST and OPTIONS only; the request used %s.", r.Method))
 		return
 	}
 	_ = r.ParseForm()
@@ -91,7 +91,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, rq *reqInfo, v1 b
 	case grantDeviceCode, grantDeviceCodeV1:
 		e = s.grantDeviceCode(w, tr)
 	default:
-		e = newErr(70003, "unsupported_grant_type", "The app requested an unsupported grant type '%s'.", grant)
+		e = newErr(70003, "unsupported_grant_type", "The grant type '%s' is not one this endpoint can issue tokens for.", grant)
 	}
 	if e != nil {
 		s.writeJSONError(w, rq, e)
@@ -117,14 +117,14 @@ func (s *Server) authenticateClient(tr *tokenReq, grant string) *stsError {
 	assertion := f.Get("client_assertion")
 	switch {
 	case app.Public && (secret != "" || assertion != ""):
-		return withStatus(newErr(700025, "invalid_client", "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."), http.StatusUnauthorized)
+		return withStatus(newErr(700025, "invalid_client", "This app is a public client, so the request must carry neither 'client_assertion' nor 'client_secret'."), http.StatusUnauthorized)
 	case app.Public && grant == grantClientCreds, !app.Public && secret == "" && assertion == "":
-		return withStatus(newErr(7000218, "invalid_client", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."), http.StatusUnauthorized)
+		return withStatus(newErr(7000218, "invalid_client", "A confidential client must authenticate, but the request has neither 'client_assertion' nor 'client_secret'."), http.StatusUnauthorized)
 	case !app.Public && assertion != "":
 		// The fake registers no certificates.
-		return withStatus(newErr(700027, "invalid_client", "Client assertion failed signature validation."), http.StatusUnauthorized)
+		return withStatus(newErr(700027, "invalid_client", "The signature on the client assertion did not verify."), http.StatusUnauthorized)
 	case !app.Public && subtle.ConstantTimeCompare([]byte(secret), []byte(app.Secret)) != 1:
-		return withStatus(newErr(7000215, "invalid_client", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", app.ClientID), http.StatusUnauthorized)
+		return withStatus(newErr(7000215, "invalid_client", "The client secret sent for app '%s' is wrong. Send the secret's value, not its secret ID.", app.ClientID), http.StatusUnauthorized)
 	}
 	tr.secret = !app.Public
 	return nil
@@ -143,9 +143,9 @@ func checkSPA(tr *tokenReq, redirectURI string) *stsError {
 	spa := tr.app.isSPARedirect(redirectURI)
 	switch {
 	case origin != "" && !spa:
-		return newErr(9002326, "invalid_request", "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '%s'.", origin)
+		return newErr(9002326, "invalid_request", "Only redirect URIs registered as 'Single-Page Application' may redeem tokens from a browser; this request came from origin '%s'.", origin)
 	case origin == "" && spa:
-		return newErr(9002327, "invalid_request", "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.")
+		return newErr(9002327, "invalid_request", "This grant was issued to a 'Single-Page Application' redirect URI, so it must be redeemed from a browser with an Origin header.")
 	}
 	return nil
 }
@@ -187,25 +187,25 @@ func (s *Server) grantAuthCode(w http.ResponseWriter, tr *tokenReq) *stsError {
 	c := s.codes[code]
 	switch {
 	case c == nil:
-		return newErr(9002313, "invalid_grant", "Invalid request. Request is malformed or invalid.")
+		return newErr(9002313, "invalid_grant", "The request is malformed or incomplete.")
 	case c.redeemed:
-		return newErr(54005, "invalid_grant", "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
+		return newErr(54005, "invalid_grant", "This authorization code has been used once already. Get a new code, or use the refresh token from the first redemption.")
 	case tr.rq.now.Sub(c.issued) > s.opts.CodeLifetime:
-		return newErr(70008, "invalid_grant", "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")
+		return newErr(70008, "invalid_grant", "The authorization code or refresh token is too old to use. Have the user sign in interactively again for this resource.")
 	case !strings.EqualFold(c.clientID, tr.app.ClientID):
-		return newErr(70000, "invalid_grant", "Provided grant is invalid or malformed.")
+		return newErr(70000, "invalid_grant", "The grant in this request is not valid.")
 	case tr.ref.specific() && !strings.EqualFold(tr.ref.tenant.ID, c.tenantID):
-		return newErr(700005, "invalid_grant", "Provided Authorization Code is intended to use against other tenant, thus rejected.")
+		return newErr(700005, "invalid_grant", "The authorization code was issued by another tenant than the one this request is addressed to.")
 	}
 	redirectURI := f.Get("redirect_uri")
 	if redirectURI == "" && !c.v1 {
 		return errMissingParam("redirect_uri")
 	}
 	if redirectURI != "" && redirectURI != c.redirectURI {
-		return newErr(500112, "invalid_grant", "The reply address '%s' does not match the reply address '%s' provided when requesting Authorization code.", redirectURI, c.redirectURI)
+		return newErr(500112, "invalid_grant", "The redirect URI '%s' differs from '%s', the one sent when the authorization code was requested.", redirectURI, c.redirectURI)
 	}
 	if c.challenge != "" && !pkceMatches(c.challenge, c.method, f.Get("code_verifier")) {
-		return newErr(501481, "invalid_grant", "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+		return newErr(501481, "invalid_grant", "The code_verifier does not hash to the code_challenge sent with the authorization request.")
 	}
 	if e := checkSPA(tr, c.redirectURI); e != nil {
 		return e
@@ -261,22 +261,22 @@ func (s *Server) grantRefreshToken(w http.ResponseWriter, tr *tokenReq) *stsErro
 	var rt refreshToken
 	rest, ok := strings.CutPrefix(raw, rtPrefix)
 	if !ok || s.unseal("rt", rest, &rt) != nil {
-		return newErr(9002313, "invalid_grant", "Invalid request. Request is malformed or invalid.")
+		return newErr(9002313, "invalid_grant", "The request is malformed or incomplete.")
 	}
 	now := tr.rq.now
 	issued := time.Unix(rt.IAT, 0).UTC()
 	u := s.dir.user(rt.UPN)
 	switch {
 	case u == nil || !strings.EqualFold(rt.ClientID, tr.app.ClientID):
-		return newErr(70000, "invalid_grant", "Provided grant is invalid or malformed.")
+		return newErr(70000, "invalid_grant", "The grant in this request is not valid.")
 	case now.Unix() > rt.EXP:
-		return newErr(700082, "invalid_grant", "The refresh token has expired due to inactivity. The token was issued on %s and was inactive for %s.", issued.Format("2006-01-02T15:04:05.0000000Z"), s.opts.RefreshTokenLifetime.Truncate(time.Hour))
+		return newErr(700082, "invalid_grant", "The refresh token went unused for too long and has expired. It was issued on %s and the inactivity limit is %s.", issued.Format("2006-01-02T15:04:05.0000000Z"), s.opts.RefreshTokenLifetime.Truncate(time.Hour))
 	}
 	if vf := s.tokensValidFrom(u.UPN); !vf.IsZero() && time.Unix(rt.IAT, 0).Before(vf.Truncate(time.Second)) {
-		return newErr(50173, "invalid_grant", "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '%s' and the TokensValidFrom date (before which tokens are not valid) for this user is '%s'.", issued.Format("2006-01-02T15:04:05.0000000Z"), vf.UTC().Format("2006-01-02T15:04:05.0000000Z"))
+		return newErr(50173, "invalid_grant", "The grant was revoked, often by a password change or reset, so the user has to sign in again. Grant issued on '%s'; the user's TokensValidFrom is '%s'.", issued.Format("2006-01-02T15:04:05.0000000Z"), vf.UTC().Format("2006-01-02T15:04:05.0000000Z"))
 	}
 	if tr.r.Header.Get("Origin") != "" && !rt.SPA {
-		return newErr(9002326, "invalid_request", "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '%s'.", tr.r.Header.Get("Origin"))
+		return newErr(9002326, "invalid_request", "Only redirect URIs registered as 'Single-Page Application' may redeem tokens from a browser; this request came from origin '%s'.", tr.r.Header.Get("Origin"))
 	}
 	t := s.dir.tenantByID(rt.TenantID)
 	if tr.ref.specific() {
@@ -312,7 +312,7 @@ func appendMissing(list []string, v string) []string {
 // "/.default" scope.
 func (s *Server) grantClientCredentials(w http.ResponseWriter, tr *tokenReq) *stsError {
 	if !tr.ref.specific() {
-		return newErr(50059, "invalid_request", "No tenant-identifying information found in either the request or implied by any provided credentials.")
+		return newErr(50059, "invalid_request", "Neither the request nor its credentials say which tenant it is for.")
 	}
 	var sc scopeSet
 	var e *stsError
@@ -333,11 +333,11 @@ func (s *Server) grantClientCredentials(w http.ResponseWriter, tr *tokenReq) *st
 		}
 		for _, f := range api {
 			if !strings.HasSuffix(f, "/.default") {
-				return newErr(1002012, "invalid_scope", "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", f)
+				return newErr(1002012, "invalid_scope", "Scope %s cannot be used with the client credentials grant, which takes a single scope of the form <resource>/.default (for example the application ID URI plus /.default).", f)
 			}
 		}
 		if len(api) == 0 {
-			return newErr(1002012, "invalid_scope", "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
+			return newErr(1002012, "invalid_scope", "Scope %s cannot be used with the client credentials grant, which takes a single scope of the form <resource>/.default (for example the application ID URI plus /.default).", scope)
 		}
 		sc, e = s.dir.parseScopes(strings.Join(api, " "), tr.ref.tenant.DisplayName)
 	}
@@ -375,7 +375,7 @@ func (s *Server) grantPassword(w http.ResponseWriter, tr *tokenReq) *stsError {
 		return e
 	}
 	if u.MFARequired {
-		e := newErr(50076, "invalid_grant", "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '%s'.", sc.resource.AppID)
+		e := newErr(50076, "invalid_grant", "Access to '%s' now requires multi-factor authentication, because of an administrator's policy or a change in where the user signs in from.", sc.resource.AppID)
 		e.SubError = "basic_action"
 		return e
 	}
