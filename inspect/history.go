@@ -12,11 +12,15 @@ import (
 // bodies; their decoded errors and parameters are computed before the bodies
 // go, so rules still see them.
 type History struct {
-	views     []*View // oldest first
+	// ring holds the views oldest first starting at head; a ring keeps add
+	// O(1) once the history is full (flows arrive on the pipeline's only
+	// goroutine, which must keep up with the proxy).
+	ring      []*View
+	head, n   int
 	maxFlows  int
 	budget    int64
 	bodyBytes int64
-	stripped  int // views[:stripped] no longer hold bodies
+	stripped  int // the oldest `stripped` views no longer hold bodies
 }
 
 func newHistory(maxFlows int, budget int64) *History {
@@ -24,26 +28,26 @@ func newHistory(maxFlows int, budget int64) *History {
 }
 
 // Len returns how many flows the history holds.
-func (h *History) Len() int { return len(h.views) }
+func (h *History) Len() int { return h.n }
 
 // At returns the i-th oldest view held, 0 ≤ i < Len.
-func (h *History) At(i int) *View { return h.views[i] }
+func (h *History) At(i int) *View { return h.ring[(h.head+i)%len(h.ring)] }
 
 // Flow returns the view of the flow with the given flow index, or nil when
 // that flow was never seen or has been dropped.
 func (h *History) Flow(index int) *View {
 	// Flow indexes increase as flows are added, so binary search works.
-	lo, hi := 0, len(h.views)
+	lo, hi := 0, h.n
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if h.views[mid].Flow.Index < index {
+		if h.At(mid).Flow.Index < index {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	if lo < len(h.views) && h.views[lo].Flow.Index == index {
-		return h.views[lo]
+	if lo < h.n && h.At(lo).Flow.Index == index {
+		return h.At(lo)
 	}
 	return nil
 }
@@ -52,8 +56,8 @@ func (h *History) Flow(index int) *View {
 // rules usually want the most recent related flow.
 func (h *History) Backward() iter.Seq[*View] {
 	return func(yield func(*View) bool) {
-		for i := len(h.views) - 1; i >= 0; i-- {
-			if !yield(h.views[i]) {
+		for i := h.n - 1; i >= 0; i-- {
+			if !yield(h.At(i)) {
 				return
 			}
 		}
@@ -64,19 +68,27 @@ func (h *History) add(v *View) {
 	if h.maxFlows <= 0 {
 		return
 	}
-	if len(h.views) >= h.maxFlows {
-		drop := len(h.views) - h.maxFlows + 1
-		for _, old := range h.views[:drop] {
-			h.bodyBytes -= bodySize(old.Flow)
-		}
-		h.stripped = max(h.stripped-drop, 0)
-		// Copy rather than reslice so the dropped views can be collected.
-		h.views = append(h.views[:0:0], h.views[drop:]...)
+	if h.n == h.maxFlows {
+		old := h.ring[h.head]
+		h.bodyBytes -= bodySize(old.Flow)
+		h.ring[h.head] = nil
+		h.head = (h.head + 1) % len(h.ring)
+		h.n--
+		h.stripped = max(h.stripped-1, 0)
 	}
-	h.views = append(h.views, v)
+	if h.n == len(h.ring) {
+		// Grow (doubling, capped at maxFlows) and unwrap the ring.
+		grown := make([]*View, min(max(2*len(h.ring), 16), h.maxFlows))
+		for i := 0; i < h.n; i++ {
+			grown[i] = h.At(i)
+		}
+		h.ring, h.head = grown, 0
+	}
+	h.ring[(h.head+h.n)%len(h.ring)] = v
+	h.n++
 	h.bodyBytes += bodySize(v.Flow)
-	for h.bodyBytes > h.budget && h.stripped < len(h.views) {
-		h.strip(h.views[h.stripped])
+	for h.bodyBytes > h.budget && h.stripped < h.n {
+		h.strip(h.At(h.stripped))
 		h.stripped++
 	}
 }

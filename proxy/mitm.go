@@ -28,11 +28,6 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 		return
 	}
 	defer p.untrack(client)
-	outer, _ := client.(*tapConn)
-	if outer != nil {
-		outer.setPending(true) // bytes from here on are ours, not net/http's
-		outer.stopRecording()
-	}
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		client.Close()
 		return

@@ -105,8 +105,15 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 			return context.WithValue(ctx, tapKey{}, c)
 		},
 		ConnState: func(c net.Conn, s http.ConnState) {
-			if tc, ok := c.(*tapConn); ok && (s == http.StateIdle || s == http.StateHijacked) {
+			tc, ok := c.(*tapConn)
+			switch {
+			case !ok:
+			case s == http.StateIdle:
 				tc.setPending(false)
+			case s == http.StateHijacked:
+				// CONNECT: the bytes from here on are a tunnel or our MITM's,
+				// not HTTP for this server to parse or reply to.
+				tc.detach()
 			}
 		},
 	}
@@ -165,7 +172,7 @@ func (p *Proxy) dialTunnel(ctx context.Context, network, addr string) (net.Conn,
 
 // Serve accepts proxy clients on l until Shutdown.
 func (p *Proxy) Serve(l net.Listener) error {
-	err := p.srv.Serve(tapListener{l})
+	err := p.srv.Serve(tapListener{Listener: l, p: p})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -275,15 +282,24 @@ func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byt
 	p.emitFlow(f)
 }
 
-// tapListener wraps accepted connections in taps.
-type tapListener struct{ net.Listener }
+// tapListener wraps accepted connections in taps, so wire headers can be
+// recovered and net/http's own 400 replies to malformed requests recorded.
+type tapListener struct {
+	net.Listener
+	p *Proxy
+}
 
 func (l tapListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newTapConn(c), nil
+	tc := newTapConn(c)
+	client := c.RemoteAddr().String()
+	tc.onServerError = func(reply []byte) {
+		l.p.recordServerError("http", "aadproxy", tc, reply, client, nil)
+	}
+	return tc, nil
 }
 
 // URLFor returns the proxy URL for a listener address, for clients'

@@ -10,8 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/internal/proxytest"
@@ -391,4 +394,112 @@ func connectThrough(t *testing.T, proxyAddr, target string) net.Conn {
 		t.Fatalf("CONNECT %s: %v %v", target, resp, err)
 	}
 	return c
+}
+
+func TestMalformedPlainRequestGets400AndAFlow(t *testing.T) {
+	p, _ := startPair(t, proxy.Default())
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET http://login.microsoftonline.com/x HTTP/1.1\r\nHost login.microsoftonline.com\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed plain request: got %d, want 400", resp.StatusCode)
+	}
+	f := p.WaitFlows(t, 1)[0]
+	if f.Status() != 400 || !strings.Contains(f.Error, "malformed") {
+		t.Errorf("flow: status %d error %q", f.Status(), f.Error)
+	}
+}
+
+func TestUpstreamTimeoutGives502(t *testing.T) {
+	block := make(chan struct{})
+	origin := proxytest.StartOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer close(block)
+	opts := proxy.Default()
+	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
+	opts.UpstreamRoots = origin.Roots()
+	opts.ResponseHeaderTimeout = 200 * time.Millisecond
+	p := proxytest.Start(t, opts)
+	resp, err := p.Client().Get("https://" + loginHost + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "in time") {
+		t.Errorf("upstream timeout: got %d %q", resp.StatusCode, body)
+	}
+	if f := p.WaitFlows(t, 1)[0]; !strings.Contains(f.Error, "timeout") {
+		t.Errorf("flow error %q does not say timeout", f.Error)
+	}
+}
+
+// chainProxy is a minimal CONNECT-only upstream proxy that counts tunnels.
+func chainProxy(t *testing.T, target string) (addr string, tunnels *atomic.Int64) {
+	t.Helper()
+	tunnels = new(atomic.Int64)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil || req.Method != "CONNECT" {
+					return
+				}
+				up, err := net.Dial("tcp", target) // every tunnel goes to the origin
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				tunnels.Add(1)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\n")
+				go io.Copy(up, br)
+				io.Copy(c, up)
+			}(c)
+		}
+	}()
+	return l.Addr().String(), tunnels
+}
+
+func TestUpstreamProxyChainsInterceptedAndTunnelledTraffic(t *testing.T) {
+	origin := proxytest.StartOrigin(t, http.HandlerFunc(entraLike))
+	chain, tunnels := chainProxy(t, origin.Addr())
+	opts := proxy.Default()
+	opts.UpstreamRoots = origin.Roots()
+	opts.UpstreamProxy = &url.URL{Scheme: "http", Host: chain}
+	p := proxytest.Start(t, opts)
+	resp, err := p.Client().Get("https://" + loginHost + "/via-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tunnels.Load() != 1 {
+		t.Fatalf("intercepted request: status %d, %d tunnels through the upstream proxy; want 200 and 1", resp.StatusCode, tunnels.Load())
+	}
+	conn := connectThrough(t, p.Addr, "www.example.com:443")
+	tc := tls.Client(conn, &tls.Config{ServerName: "www.example.com", RootCAs: origin.CA.Pool()})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("tunnel through the upstream proxy: %v", err)
+	}
+	tc.Close()
+	if tunnels.Load() != 2 {
+		t.Errorf("tunnelled host did not go through the upstream proxy (%d tunnels)", tunnels.Load())
+	}
 }

@@ -86,10 +86,12 @@ func (t *tapConn) Close() error {
 	return err
 }
 
-func (t *tapConn) stopRecording() {
+// detach stops recording and reporting: the connection was handed over.
+func (t *tapConn) detach() {
 	t.mu.Lock()
 	t.noRead = true
 	t.buf = nil
+	t.onServerError = nil
 	t.mu.Unlock()
 }
 
