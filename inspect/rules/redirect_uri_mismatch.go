@@ -1,0 +1,464 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/inspect"
+	"github.com/aadproxy/aadproxy/inspect/decode"
+)
+
+// RedirectURIMismatch compares the redirect_uri of a code's authorize
+// request with the one its token request sends, and explains 50011 and
+// 500112 with the values involved.
+var RedirectURIMismatch = &inspect.Rule{
+	ID:    "redirect-uri-mismatch",
+	Title: "redirect_uri differs between authorize and token, or is not registered",
+	Doc: `An authorization code is bound to the redirect_uri of the authorize request
+that produced it, and the token request that redeems it must send the same
+string: otherwise Entra answers AADSTS500112 (older v1 answers wrap it as
+AADSTS70002 with 50011 "does not match the reply address … provided when
+requesting Authorization code"). The rule follows each code from the
+redirect or form_post that delivered it back to its authorize request and
+compares that request's redirect_uri with the token request's, character by
+character, naming the kind of difference (scheme, host, port, trailing
+slash, letter case, encoding). When the authorize request is not in the
+trace it reads both addresses from Entra's 500112 message.
+
+It also explains AADSTS50011 on an authorize request: what the request
+sent, the suspicious details in it (http instead of https, a trailing
+slash, 127.0.0.1 against localhost, double encoding), and the
+redirect_uris that the same client_id used successfully elsewhere in the
+trace, which are registered.
+
+Bad trace: GET /common/oauth2/v2.0/authorize?…&redirect_uri=https://app.contoso.test/cb
+comes back with code=0.AW8A…; then POST /common/oauth2/v2.0/token with
+code=0.AW8A…&redirect_uri=https://app.contoso.test/cb/ gets invalid_grant
+AADSTS500112.`,
+	Severity: inspect.Error,
+	Run:      runRedirectURIMismatch,
+}
+
+// replyMismatchRE reads the two addresses of 500112 (and of the older v1
+// 50011 text at the token endpoint): the token request's first, then the
+// authorize request's.
+var replyMismatchRE = regexp.MustCompile(`(?i)reply address '([^']*)' does not match the reply address '([^']*)'`)
+
+// notRegisteredRE reads the address and app of the authorize-time 50011.
+var notRegisteredRE = regexp.MustCompile(`(?i)(?:redirect URI|reply URL|reply address) '([^']*)' (?:specified in the request )?does not match the (?:redirect URIs|reply URLs|reply addresses) configured for the application:? '([^']*)'`)
+
+func runRedirectURIMismatch(p *inspect.Pass) error {
+	params := decode.OAuthParams(p.Flow)
+	switch {
+	case params.Endpoint.IsToken() && params.Code != "":
+		redirectAtToken(p, params)
+	case params.Endpoint.IsAuthorize():
+		redirectNotRegistered(p, params)
+	}
+	return nil
+}
+
+// redirectAtToken compares a code redemption's redirect_uri with the
+// authorize request's.
+func redirectAtToken(p *inspect.Pass, params *decode.Params) {
+	code := oauthErrorCode(p, 500112, 50011)
+	issue := oauthFindIssue(p, params.Code)
+	var auth *oauthAuthorize
+	if issue != nil {
+		auth = issue.Authorize
+	}
+	if auth == nil || auth.Params.RedirectURI == "" {
+		if code == 0 {
+			return
+		}
+		// The authorize request is not in the trace: Entra's message names
+		// both addresses.
+		for _, e := range p.Errors() {
+			m := replyMismatchRE.FindStringSubmatch(e.Description)
+			if m == nil {
+				continue
+			}
+			p.Report(inspect.Finding{
+				Code:  code,
+				Title: "Token request's redirect_uri differs from the authorize request's",
+				Evidence: fmt.Sprintf("flow %d redeems code %s with redirect_uri %q; Entra says the authorize request used %q (%s); the authorize request is not in this trace",
+					p.Flow.Index, oauthFingerprint(params.Code), m[1], m[2], describeURIDifference(m[2], m[1])),
+				Fix: fmt.Sprintf("Send redirect_uri=%s on the token request, byte for byte the value of the authorize request", m[2]),
+			})
+			return
+		}
+		return
+	}
+	sent, want := params.RedirectURI, auth.Params.RedirectURI
+	if sent == want {
+		return
+	}
+	related := []int{auth.Index}
+	if issue.Index != auth.Index {
+		related = append(related, issue.Index)
+	}
+	if sent == "" {
+		if params.Endpoint != decode.EndpointTokenV2 && code == 0 {
+			return // v1 lets the token request leave it out
+		}
+		p.Report(inspect.Finding{
+			Code:  code,
+			Title: "Token request omits the redirect_uri the authorize request sent",
+			Evidence: fmt.Sprintf("flow %d redeems code %s at the %s token endpoint without redirect_uri; the code came from flow %d's authorize request with redirect_uri %q",
+				p.Flow.Index, oauthFingerprint(params.Code), params.Version, auth.Index, want),
+			Fix:     fmt.Sprintf("Send redirect_uri=%s on the token request", want),
+			Related: related,
+		})
+		return
+	}
+	outcome := "Entra will refuse it (AADSTS500112)"
+	if code != 0 {
+		outcome = fmt.Sprintf("Entra refused it with AADSTS%d", code)
+	} else if p.Flow.Status() == 200 {
+		outcome = "Entra accepted it this time"
+	}
+	p.Report(inspect.Finding{
+		Code:  code,
+		Title: "Token request's redirect_uri differs from the authorize request's",
+		Evidence: fmt.Sprintf("flow %d redeems code %s with redirect_uri %q; flow %d's authorize request, which produced the code, sent %q (%s); %s",
+			p.Flow.Index, oauthFingerprint(params.Code), sent, auth.Index, want, describeURIDifference(want, sent), outcome),
+		Fix:     fmt.Sprintf("Send redirect_uri=%s on the token request, byte for byte the value of the authorize request", want),
+		Related: related,
+	})
+}
+
+// redirectNotRegistered explains 50011 on an authorize request.
+func redirectNotRegistered(p *inspect.Pass, params *decode.Params) {
+	code := oauthErrorCode(p, 50011)
+	if code == 0 {
+		return
+	}
+	sent := params.RedirectURI
+	var registered string
+	for _, e := range p.Errors() {
+		if m := notRegisteredRE.FindStringSubmatch(e.Description); m != nil {
+			if sent == "" {
+				sent = m[1]
+			}
+			registered = m[2]
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "flow %d's authorize request sent redirect_uri %q", p.Flow.Index, sent)
+	if registered != "" {
+		fmt.Fprintf(&b, "; Entra says it is not among the redirect URIs registered for application %s", registered)
+	} else if params.ClientID != "" {
+		fmt.Fprintf(&b, "; Entra says it is not among the redirect URIs registered for client_id %s", params.ClientID)
+	}
+	if notes := suspiciousRedirect(sent); len(notes) > 0 {
+		fmt.Fprintf(&b, "; note: %s", strings.Join(notes, "; "))
+	}
+	good, goodFlows := workingRedirects(p, params.ClientID, sent)
+	if len(good) > 0 {
+		fmt.Fprintf(&b, "; the same client_id got an answer with redirect_uri %s (so that one is registered; %s)",
+			strings.Join(quoteAll(good), ", "), describeURIDifference(good[0], sent))
+	}
+	fix := "Register the exact redirect_uri on the app registration (same platform type), or make the app send one that is registered"
+	if len(good) > 0 {
+		fix = fmt.Sprintf("Make the app send redirect_uri=%s, which is registered, or register %s", good[0], sent)
+	}
+	p.Report(inspect.Finding{
+		Code:     code,
+		Title:    "redirect_uri is not registered for the application",
+		Evidence: b.String(),
+		Fix:      fix,
+		Related:  goodFlows,
+	})
+}
+
+// suspiciousRedirect lists the details of a redirect_uri that most often
+// explain 50011.
+func suspiciousRedirect(s string) []string {
+	var notes []string
+	u, err := url.Parse(s)
+	if err != nil {
+		return []string{"it is not a valid URL"}
+	}
+	host := strings.ToLower(u.Hostname())
+	local := host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1"
+	if u.Scheme == "http" && !local {
+		notes = append(notes, "it uses http on a non-localhost host (Entra accepts http only for localhost)")
+	}
+	if host == "127.0.0.1" {
+		notes = append(notes, "127.0.0.1 and localhost are different registrations")
+	}
+	if strings.Contains(strings.ToLower(s), "%2f") || strings.Contains(strings.ToLower(s), "%25") {
+		notes = append(notes, "it still contains percent escapes after decoding, so it was encoded twice")
+	}
+	if strings.HasSuffix(u.Path, "/") && len(u.Path) > 1 {
+		notes = append(notes, "it ends with a slash, which must be registered too")
+	}
+	if u.Port() != "" && !local {
+		notes = append(notes, fmt.Sprintf("it names port %s, which must be part of the registration", u.Port()))
+	}
+	return notes
+}
+
+// workingRedirects returns the redirect_uris that the same client got a
+// code, token or redirect back with, earlier in the trace.
+func workingRedirects(p *inspect.Pass, clientID, except string) ([]string, []int) {
+	if clientID == "" {
+		return nil, nil
+	}
+	var uris []string
+	var flows []int
+	seen := map[string]bool{except: true}
+	n := 0
+	for v := range p.History.Backward() {
+		if n++; n > oauthLookback {
+			break
+		}
+		if !oauthLooksAuthorize(v.Flow) {
+			continue
+		}
+		ap := decode.OAuthParams(v.Flow)
+		if !ap.Endpoint.IsAuthorize() || !strings.EqualFold(ap.ClientID, clientID) || seen[ap.RedirectURI] {
+			continue
+		}
+		if decode.OAuthResponse(v.Flow) == nil && v.Flow.Status() != 200 {
+			continue
+		}
+		ok := true
+		for _, e := range v.Errors() {
+			if e.Code() == 50011 || e.Code() == 500113 {
+				ok = false
+			}
+		}
+		if ok {
+			seen[ap.RedirectURI] = true
+			uris = append(uris, ap.RedirectURI)
+			flows = append(flows, v.Flow.Index)
+		}
+	}
+	return uris, flows
+}
+
+// describeURIDifference names how got differs from want.
+func describeURIDifference(want, got string) string {
+	if want == got {
+		return "identical"
+	}
+	if strings.EqualFold(want, got) {
+		return "they differ only in letter case"
+	}
+	if strings.TrimSuffix(want, "/") == strings.TrimSuffix(got, "/") {
+		return "they differ only in a trailing slash"
+	}
+	if dw, err := url.QueryUnescape(got); err == nil && dw == want {
+		return "the second is the first encoded once more"
+	}
+	if dw, err := url.QueryUnescape(want); err == nil && dw == got {
+		return "the first is the second encoded once more"
+	}
+	uw, errW := url.Parse(want)
+	ug, errG := url.Parse(got)
+	if errW != nil || errG != nil {
+		return "they differ"
+	}
+	var parts []string
+	if !strings.EqualFold(uw.Scheme, ug.Scheme) {
+		parts = append(parts, fmt.Sprintf("scheme %s vs %s", uw.Scheme, ug.Scheme))
+	}
+	if !strings.EqualFold(uw.Hostname(), ug.Hostname()) {
+		parts = append(parts, fmt.Sprintf("host %s vs %s", uw.Hostname(), ug.Hostname()))
+	}
+	if uw.Port() != ug.Port() {
+		parts = append(parts, fmt.Sprintf("port %q vs %q", uw.Port(), ug.Port()))
+	}
+	if uw.EscapedPath() != ug.EscapedPath() {
+		parts = append(parts, fmt.Sprintf("path %s vs %s", uw.EscapedPath(), ug.EscapedPath()))
+	}
+	if uw.RawQuery != ug.RawQuery {
+		parts = append(parts, "query differs")
+	}
+	if len(parts) == 0 {
+		return "they differ"
+	}
+	return "they differ in " + strings.Join(parts, ", ")
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+// The helpers below are shared by the rules that follow one sign-in across
+// flows (redirect-uri-mismatch, state-mismatch, nonce-mismatch,
+// pkce-mismatch, code-reused, signin-loop). They read only the Pass.
+
+// oauthLookback bounds how far back the cross-flow OAuth rules search the
+// history, so a long trace costs each flow a bounded scan.
+const oauthLookback = 5000
+
+// oauthAuthorize is an authorize request in the trace.
+type oauthAuthorize struct {
+	Index  int
+	Flow   *flow.Flow
+	Params *decode.Params
+}
+
+// oauthIssue is where a code (or another authorize result) was handed back.
+type oauthIssue struct {
+	// Index is the flow whose response carried the result: the authorize
+	// request itself, or a later sign-in page (login, kmsi) that redirected.
+	Index int
+	Resp  *decode.AuthResponse
+	// Authorize is the authorize request the result answers (see
+	// oauthLinkAuthorize); nil when it is not in the trace.
+	Authorize *oauthAuthorize
+	// Latest is the newest authorize request for the same redirect_uri
+	// before the result; it differs from Authorize when sign-ins overlap.
+	Latest *oauthAuthorize
+}
+
+// oauthLooksAuthorize is a cheap test before decoding a flow's parameters.
+func oauthLooksAuthorize(f *flow.Flow) bool {
+	return f != nil && f.Request != nil && strings.Contains(strings.ToLower(f.Request.URL), "/authorize")
+}
+
+// oauthMayCarryResponse is a cheap test before decoding a flow's response.
+func oauthMayCarryResponse(f *flow.Flow) bool {
+	if f == nil || f.Response == nil {
+		return false
+	}
+	for _, loc := range f.Response.Header.Values("Location") {
+		l := strings.ToLower(loc)
+		if strings.Contains(l, "code=") || strings.Contains(l, "error=") || strings.Contains(l, "token=") {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(f.Response.Header.Get("Content-Type")), "html")
+}
+
+// oauthFindIssue finds the flow whose response delivered code, looking at
+// the current flow first and then back through the history.
+func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
+	if code == "" {
+		return nil
+	}
+	check := func(f *flow.Flow) *oauthIssue {
+		if !oauthMayCarryResponse(f) {
+			return nil
+		}
+		r := decode.OAuthResponse(f)
+		if r == nil || r.Code != code {
+			return nil
+		}
+		return oauthIssueOf(p, f, r)
+	}
+	if p.Flow != nil {
+		if is := check(p.Flow); is != nil {
+			return is
+		}
+	}
+	n := 0
+	for v := range p.History.Backward() {
+		if n++; n > oauthLookback {
+			break
+		}
+		if is := check(v.Flow); is != nil {
+			return is
+		}
+	}
+	return nil
+}
+
+// oauthIssueOf links an authorize result carried by f to its authorize
+// request.
+func oauthIssueOf(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) *oauthIssue {
+	is := &oauthIssue{Index: f.Index, Resp: r}
+	is.Authorize, is.Latest = oauthLinkAuthorize(p, f, r)
+	return is
+}
+
+// oauthLinkAuthorize finds the authorize request an authorize result
+// answers. When f is itself the authorize request, that is the answer.
+// Otherwise it walks back from f to authorize requests with the same
+// redirect_uri: latest is the newest, and match is the newest whose state
+// equals the result's (latest when the result has no state or none
+// matches). Comparing the two is how state-mismatch sees overlapping
+// sign-ins.
+func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (match, latest *oauthAuthorize) {
+	if oauthLooksAuthorize(f) {
+		if ap := decode.OAuthParams(f); ap.Endpoint.IsAuthorize() {
+			a := &oauthAuthorize{Index: f.Index, Flow: f, Params: ap}
+			return a, a
+		}
+	}
+	n := 0
+	for v := range p.History.Backward() {
+		if v.Flow.Index >= f.Index {
+			continue
+		}
+		if n++; n > oauthLookback {
+			break
+		}
+		if !oauthLooksAuthorize(v.Flow) {
+			continue
+		}
+		ap := decode.OAuthParams(v.Flow)
+		if !ap.Endpoint.IsAuthorize() || !oauthSameRedirect(ap.RedirectURI, r.RedirectURI) {
+			continue
+		}
+		a := &oauthAuthorize{Index: v.Flow.Index, Flow: v.Flow, Params: ap}
+		if latest == nil {
+			latest = a
+		}
+		if !r.StatePresent || ap.State == r.State {
+			return a, latest
+		}
+	}
+	return latest, latest
+}
+
+// oauthSameRedirect compares a requested redirect_uri with where a result
+// went, for linking only: case, a trailing slash and the redirect_uri's own
+// query do not matter here (the mismatch rule compares exactly).
+func oauthSameRedirect(requested, target string) bool {
+	norm := func(s string) string {
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i]
+		}
+		return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "/")
+	}
+	return requested != "" && norm(requested) == norm(target)
+}
+
+// oauthErrorCode returns the first of codes that the current flow's
+// response carries, or 0.
+func oauthErrorCode(p *inspect.Pass, codes ...int) int {
+	for _, e := range p.Errors() {
+		for _, c := range e.Codes {
+			for _, want := range codes {
+				if c == want {
+					return c
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// oauthFingerprint names a code, verifier or state without quoting it: its
+// first characters and a short hash, so equal values look equal.
+func oauthFingerprint(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	prefix := s
+	if r := []rune(s); len(r) > 8 {
+		prefix = string(r[:8]) + "…"
+	}
+	return fmt.Sprintf("%q (sha256 %s, %d chars)", prefix, hex.EncodeToString(sum[:4]), len(s))
+}
