@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,14 +46,18 @@ type Reader struct {
 	log    Log
 	n      int   // entries returned
 	start  int64 // offset where the last entry read began
+	base   int64 // bytes skipped before the decoder's input (a BOM)
 	err    error // sticky
 }
 
 // NewReader starts reading a HAR document from r and reads the log's fields
 // up to its entries. A document cut short or malformed before then is
-// reported as a *DamageError.
+// reported as a *DamageError. A leading UTF-8 byte order mark, which
+// Fiddler writes, is skipped as the HAR spec asks.
 func NewReader(r io.Reader) (*Reader, error) {
-	rd := &Reader{dec: json.NewDecoder(r)}
+	br := bufio.NewReader(r)
+	base := skipBOM(br)
+	rd := &Reader{dec: json.NewDecoder(br), base: base}
 	tok, err := rd.dec.Token()
 	if err != nil {
 		return nil, rd.damage(0, err)
@@ -246,7 +251,7 @@ func (r *Reader) damage(off int64, err error) *DamageError {
 		// The document ended before it was complete.
 		err = io.ErrUnexpectedEOF
 	}
-	return &DamageError{Offset: off, Entry: r.n, Err: err}
+	return &DamageError{Offset: r.base + off, Entry: r.n, Err: err}
 }
 
 func (r *Reader) fail(off int64, err error) error {
@@ -287,7 +292,7 @@ func readFlows(src io.Reader, name string, fn func(index int, f *flow.Flow) erro
 		}
 		f, err := FlowFromEntry(e, n)
 		if err != nil {
-			return n, &DamageError{Offset: r.start, Entry: n, Err: err}
+			return n, &DamageError{Offset: r.base + r.start, Entry: n, Err: err}
 		}
 		if err := fn(n, f); err != nil {
 			return n, err
