@@ -213,6 +213,15 @@ func (j *JWT) headerString(name string) string {
 	return s
 }
 
+// HeaderText returns a header member rendered as text (strings as they
+// are, numbers and booleans formatted), or "".
+func (j *JWT) HeaderText(name string) string {
+	if j == nil {
+		return ""
+	}
+	return claimText(j.Header[name])
+}
+
 // Claim returns a string claim, or "" when it is absent or not a string.
 func (j *JWT) Claim(name string) string {
 	if j == nil {

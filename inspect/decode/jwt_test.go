@@ -97,6 +97,10 @@ func TestParseJWT(t *testing.T) {
 	if err != nil || j.Alg() != "none" || j.Tid() != "t" || j.SignatureLen != 0 {
 		t.Errorf("ParseJWT(padded): got %+v, %v, want alg none, tid t, no signature", j, err)
 	}
+	j, err = ParseJWT(jwtPRT)
+	if err != nil || j.HeaderText("kdf_ver") != "2" || j.HeaderText("alg") != "HS256" || j.HeaderText("missing") != "" {
+		t.Errorf("ParseJWT(PRT) HeaderText: got kdf_ver %q alg %q, %v, want 2 and HS256", j.HeaderText("kdf_ver"), j.HeaderText("alg"), err)
+	}
 	j, err = ParseJWT(jwtJWE)
 	if err != nil || !j.Encrypted || j.Alg() != "RSA-OAEP" || j.Claims != nil || j.Tid() != "" {
 		t.Errorf("ParseJWT(JWE): got %+v, %v, want encrypted with header only", j, err)
