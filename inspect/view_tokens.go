@@ -173,13 +173,19 @@ func (v *View) Tokens() []FoundToken {
 			addClientInfo(PlaceRedirect, q.Get("client_info"))
 		}
 	}
+	// Tokens travel in JSON bodies and form_post pages only; skipping other
+	// content types spares decompressing scripts and images on every call.
+	ct := strings.ToLower(resp.Header.Get("Content-Type"))
+	if ct != "" && !strings.Contains(ct, "json") && !strings.Contains(ct, "html") && !strings.Contains(ct, "text/plain") {
+		return out
+	}
 	body, err := resp.Body.Decoded()
 	if err != nil && len(body) == 0 {
 		body = resp.Body.Raw
 	}
 	trimmed := bytes.TrimLeft(body, "\ufeff \t\r\n")
 	switch {
-	case len(trimmed) > 0 && trimmed[0] == '{':
+	case len(trimmed) > 0 && trimmed[0] == '{' && hasTokenField(trimmed):
 		var m map[string]json.RawMessage
 		if json.Unmarshal(trimmed, &m) != nil {
 			break
@@ -206,6 +212,16 @@ func (v *View) Tokens() []FoundToken {
 		addClientInfo(PlaceFormPost, fields["client_info"])
 	}
 	return out
+}
+
+// hasTokenField is a cheap check before a JSON body is parsed whole.
+func hasTokenField(body []byte) bool {
+	for _, k := range []string{`"id_token"`, `"access_token"`, `"refresh_token"`, `"client_info"`} {
+		if bytes.Contains(body, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // RequestCookie returns the value of the named cookie in the request's

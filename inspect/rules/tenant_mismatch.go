@@ -214,11 +214,21 @@ func runTenantMismatch(p *inspect.Pass) error {
 		}
 		return clues
 	}
+	// resolve reads the history only for a domain: most paths hold a GUID,
+	// and scanning the history on every token request would be costly.
+	resolve := func(name string) (string, string) {
+		if inspect.IsGUID(name) || inspect.IsMetaTenant(name) {
+			t, how, _ := (&tenantClues{}).resolve(name)
+			return t, how
+		}
+		t, how, _ := getClues().resolve(name)
+		return t, how
+	}
 
 	// A tenant-specific path: tokens issued there, and on-behalf-of
 	// assertions sent there, carry its tid.
 	if pathT := v.TenantInPath(); pathT != "" && !inspect.IsMetaTenant(pathT) {
-		want, how, _ := getClues().resolve(pathT)
+		want, how := resolve(pathT)
 		if want != "" {
 			for i := range toks {
 				t := &toks[i]
@@ -253,7 +263,7 @@ func runTenantMismatch(p *inspect.Pass) error {
 			if want == "" || inspect.IsMetaTenant(want) {
 				continue
 			}
-			wantID, how, _ := getClues().resolve(want)
+			wantID, how := resolve(want)
 			if wantID == "" {
 				continue
 			}
