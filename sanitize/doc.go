@@ -1,0 +1,46 @@
+// Package sanitize removes secrets from recorded traffic so a trace can be
+// handed to support, while keeping what a support engineer needs to read it:
+// status codes, AADSTS errors with their trace and correlation IDs,
+// timestamps, request IDs, cookie names and attributes, state, nonce,
+// client_id, redirect_uri, scope and the non-personal claims of tokens.
+//
+// It owns the redaction policy (which names, headers, cookies and claims are
+// secret), the placeholders that replace secrets, Flow (one flow.Flow),
+// HARFile (a whole HAR, streamed) and Check (a scan for secrets left in a
+// HAR). It reads HAR through trace/ and never imports proxy/ or inspect/; it
+// must not write anywhere but the output path it is given.
+//
+// # Placeholders
+//
+// A secret becomes REDACTED(len=N,h=XXXXXX): its length in bytes and the
+// first six hex digits of HMAC-SHA256(Options.Key, value). The same secret
+// gets the same placeholder everywhere in a run, so "is this the same cookie
+// as before?" can still be answered, while the keyed hash cannot be reversed
+// or brute-forced without the key. A PKCE code_verifier keeps, in addition,
+// the S256 of its value (REDACTED(len=43,h=…,s256=…)), which is what the
+// authorize request's code_challenge must equal: the verifier itself is a
+// secret until the code is redeemed, but its S256 is already public in the
+// authorize URL. ParsePlaceholder reads placeholders back.
+//
+// A JWT keeps its shape: the header keeps its algorithm fields (alg, typ, kid,
+// x5t, …), the payload keeps the claims listed in Options.KeepClaims, every
+// other claim value becomes a placeholder, and the signature becomes
+// REDACTED-lenN-hXXXXXX, which is still base64url so JWT tools can open the
+// token. Such a token can no longer be replayed.
+//
+// # Cookies
+//
+// Every cookie value is replaced except those of a short list of cookies
+// known to carry no secret (x-ms-gateway-slice, stsservicecookie, brcap, …),
+// empty values, and values of at most four characters (flags such as "1").
+// That covers ESTSAUTH*, x-ms-RefreshTokenCredential, buid, fpc, esctx and the
+// application's own session cookies without having to know their names.
+//
+// # Pseudonyms
+//
+// With Options.Pseudonymize, e-mail addresses and UPNs anywhere in the trace
+// become user-XXXXXX@domain: the local part is replaced by a keyed hash and
+// the domain is kept, because the domain is what tenant and home-realm
+// problems turn on. Display names in token claims and in known JSON fields
+// become Person-XXXXXX. Names that appear only in free text are not found.
+package sanitize

@@ -1,0 +1,96 @@
+package sanitize
+
+import (
+	"slices"
+
+	"github.com/aadproxy/aadproxy/flow"
+)
+
+// Flow returns a sanitized copy of f; f is never changed. Redactions are
+// appended to rep when it is not nil, under f.Index. A body whose
+// Content-Encoding can be undone comes back decoded (Raw holds the
+// sanitized text and Encoding is ""), while the Content-Encoding header is
+// kept, as trace.FlowFromEntry does; an untouched body keeps its wire bytes.
+//
+// o should come from Options.Default, called once per trace: with an empty
+// Key each call would draw a new random key, and the same secret would get
+// different placeholders in different flows.
+func Flow(f *flow.Flow, o Options, rep *Report) *flow.Flow {
+	if f == nil {
+		return nil
+	}
+	o = o.Default()
+	rec := &recorder{}
+	s := newSanitizer(o, rec)
+	s.entry = f.Index
+	out := s.flow(f)
+	rec.appendTo(rep)
+	return out
+}
+
+func (s *sanitizer) flow(f *flow.Flow) *flow.Flow {
+	out := *f
+	if f.Request != nil {
+		r := *f.Request
+		r.URL = s.url(f.Request.URL, "request.url")
+		r.Header = s.flowHeaders(f.Request.Header, "request")
+		r.Body = s.flowBody(f.Request.Body, f.Request.Header.Get("Content-Type"), "request.body")
+		out.Request = &r
+	}
+	if f.Response != nil {
+		r := *f.Response
+		r.Header = s.flowHeaders(f.Response.Header, "response")
+		r.Body = s.flowBody(f.Response.Body, f.Response.Header.Get("Content-Type"), "response.body")
+		out.Response = &r
+	}
+	out.Error = s.scrub(f.Error, "error")
+	if f.ClientTLS != nil {
+		t := *f.ClientTLS
+		out.ClientTLS = &t
+	}
+	if f.ServerTLS != nil {
+		t := *f.ServerTLS
+		out.ServerTLS = &t
+	}
+	return &out
+}
+
+func (s *sanitizer) flowHeaders(h flow.Headers, side string) flow.Headers {
+	if h == nil {
+		return nil
+	}
+	out := make(flow.Headers, len(h))
+	for i, kv := range h {
+		out[i] = flow.Header{Name: kv.Name, Value: s.header(kv.Name, kv.Value, side+".headers["+kv.Name+"]")}
+	}
+	return out
+}
+
+// flowBody sanitizes a flow body. The result never shares Raw with b.
+func (s *sanitizer) flowBody(b flow.Body, mimeType, where string) flow.Body {
+	out := b
+	out.Raw = slices.Clone(b.Raw)
+	if len(b.Raw) == 0 {
+		return out
+	}
+	data := b.Raw
+	if b.Encoding != "" {
+		d, _ := b.Decoded()
+		if len(d) == 0 {
+			// Nothing could be decoded: the bytes are unreadable here,
+			// so they cannot be shown to be free of secrets.
+			out.Raw = []byte(s.redact(where, KindBody, string(b.Raw)))
+			out.Encoding = ""
+			return out
+		}
+		data = d
+	}
+	nb, changed, _ := s.body(data, mimeType, where)
+	if !changed {
+		// Nothing was secret: keep the wire bytes, encoded or not.
+		return out
+	}
+	out.Raw = slices.Clone(nb)
+	out.Encoding = ""
+	return out
+}
