@@ -2,7 +2,6 @@ package txn
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -28,7 +27,8 @@ type facts struct {
 	kind      kind
 	host      string
 	tenant    string // the path's tenant segment on an Entra endpoint
-	params    url.Values
+	oauth     *decode.Params
+	params    url.Values        // query + urlencoded form, for what oauth does not model
 	jsonReq   map[string]string // string fields of a JSON request body (GetCredentialType)
 	clientID  string
 	grant     string
@@ -50,7 +50,7 @@ type facts struct {
 
 // examine decodes what grouping needs from f.
 func examine(f *flow.Flow) *facts {
-	x := &facts{f: f, params: url.Values{}}
+	x := &facts{f: f, params: url.Values{}, oauth: decode.OAuthParams(f)}
 	x.start = f.Timings.Start
 	x.end = f.Done
 	if x.start.IsZero() {
@@ -84,13 +84,24 @@ func examine(f *flow.Flow) *facts {
 			x.jsonReq = jsonStrings(body)
 		}
 	}
-	x.clientID = strings.ToLower(x.params.Get("client_id"))
-	x.grant = x.params.Get("grant_type")
-	x.crid = req.Header.Get("client-request-id")
-	if x.crid == "" {
-		x.crid = x.params.Get("client-request-id")
+	// The OAuth fields come from decode.OAuthParams; x.params keeps the
+	// values it does not model (ctx, flowToken, device_code, sso_nonce, the
+	// refresh token).
+	x.clientID = strings.ToLower(x.oauth.ClientID)
+	x.grant = x.oauth.GrantType
+	x.crid = x.oauth.ClientRequestID
+	switch {
+	case x.oauth.Endpoint.IsAuthorize():
+		x.kind = kindAuthorize
+	case x.oauth.Endpoint.IsToken():
+		x.kind = kindToken
+	case x.oauth.Endpoint == decode.EndpointDeviceCode:
+		x.kind = kindDeviceCode
 	}
-	x.kind, x.tenant = endpoint(u.Path)
+	x.tenant = strings.ToLower(x.oauth.Tenant)
+	if x.kind == kindOther {
+		x.tenant = federationTenant(u.Path)
+	}
 
 	if resp := f.Response; resp != nil {
 		x.status = resp.Status
@@ -157,28 +168,14 @@ func jsonStrings(body []byte) map[string]string {
 	return out
 }
 
-// endpoint classifies an Entra path and returns its tenant segment:
-// /{tenant}/oauth2[/v2.0]/authorize|token|devicecode, and the SAML and
-// WS-Fed endpoints /{tenant}/saml2 and /{tenant}/wsfed, whose tenant is all
-// that matters here.
-func endpoint(path string) (kind, string) {
-	p := strings.ToLower(strings.TrimSuffix(path, "/"))
-	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	tenant := ""
-	if len(segs) >= 2 {
-		tenant = segs[0]
+// federationTenant returns the tenant segment of Entra's SAML and WS-Fed
+// endpoints, /{tenant}/saml2 and /{tenant}/wsfed.
+func federationTenant(path string) string {
+	segs := strings.Split(strings.Trim(strings.ToLower(path), "/"), "/")
+	if len(segs) == 2 && (segs[1] == "saml2" || segs[1] == "wsfed") {
+		return segs[0]
 	}
-	switch {
-	case strings.Contains(p, "/oauth2/") && strings.HasSuffix(p, "/authorize"):
-		return kindAuthorize, tenant
-	case strings.Contains(p, "/oauth2/") && strings.HasSuffix(p, "/token"):
-		return kindToken, tenant
-	case strings.Contains(p, "/oauth2/") && strings.HasSuffix(p, "/devicecode"):
-		return kindDeviceCode, tenant
-	case len(segs) == 2 && (segs[1] == "saml2" || segs[1] == "wsfed"):
-		return kindOther, tenant
-	}
-	return kindOther, ""
+	return ""
 }
 
 // jsonString reads a string field of a JSON response.
@@ -218,15 +215,11 @@ func clientInfoAccount(ci string) string {
 	if ci == "" {
 		return ""
 	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(ci, "="))
-	if err != nil {
+	info, err := decode.ParseClientInfo(ci)
+	if err != nil || info.UID == "" {
 		return ""
 	}
-	var v struct{ UID, UTID string }
-	if json.Unmarshal(b, &v) != nil || v.UID == "" {
-		return ""
-	}
-	return strings.ToLower(v.UID + "." + v.UTID)
+	return strings.ToLower(info.HomeAccountID())
 }
 
 // idTokenTenant returns the tid claim of an id_token in the response.
@@ -235,21 +228,15 @@ func (x *facts) idTokenTenant() string {
 	if tok == "" {
 		tok = x.delivered.Get("id_token")
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) < 2 {
+	if tok == "" {
 		return ""
 	}
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	jwt, err := decode.ParseJWT(tok)
 	if err != nil {
 		return ""
 	}
-	var c struct {
-		TID string `json:"tid"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return ""
-	}
-	return strings.ToLower(c.TID)
+	tid, _ := jwt.Claims["tid"].(string)
+	return strings.ToLower(tid)
 }
 
 // protocol names the grant a token request uses when it starts a
@@ -257,7 +244,7 @@ func (x *facts) idTokenTenant() string {
 func (x *facts) tokenProtocol() string {
 	switch x.grant {
 	case "authorization_code":
-		if x.params.Get("code_verifier") != "" {
+		if x.oauth.CodeVerifier != "" {
 			return ProtoAuthCodePKCE
 		}
 		return ProtoAuthCode
@@ -283,7 +270,7 @@ func (x *facts) tokenProtocol() string {
 // authorizeProtocol reads the protocol from an authorize request's
 // response_type and PKCE parameters.
 func (x *facts) authorizeProtocol() string {
-	rt := strings.Fields(x.params.Get("response_type"))
+	rt := strings.Fields(x.oauth.ResponseType)
 	has := func(s string) bool {
 		for _, t := range rt {
 			if t == s {
@@ -295,7 +282,7 @@ func (x *facts) authorizeProtocol() string {
 	switch {
 	case has("code") && (has("id_token") || has("token")):
 		return ProtoHybrid
-	case has("code") && x.params.Get("code_challenge") != "":
+	case has("code") && x.oauth.CodeChallenge != "":
 		return ProtoAuthCodePKCE
 	case has("code"):
 		return ProtoAuthCode

@@ -133,6 +133,7 @@ const (
 	keyNonce  = "nonce"
 	keyState  = "state"
 	keyCorr   = "corr"
+	keyRT     = "rt"
 )
 
 // usable reports whether a value can link flows: long enough to be unique,
@@ -167,6 +168,14 @@ func (g *Grouper) index(t *txn, kind, v string) {
 // Add groups one completed flow. Flows that belong to no sign-in (static
 // assets, discovery, app pages that link to nothing) are left out.
 func (g *Grouper) Add(f *flow.Flow) {
+	// A flow that breaks grouping is left out rather than ending a live
+	// capture or an analysis. The fuzz target calls add directly, so this
+	// does not hide such bugs from it.
+	defer func() { _ = recover() }()
+	g.add(f)
+}
+
+func (g *Grouper) add(f *flow.Flow) {
 	if f == nil || f.Request == nil {
 		return
 	}
@@ -293,7 +302,7 @@ func (g *Grouper) find(x *facts) *txn {
 func (g *Grouper) findForGrant(x *facts) *txn {
 	switch x.tokenProtocol() {
 	case ProtoAuthCode, ProtoAuthCodePKCE:
-		if t := g.lookup(keyCode, x.params.Get("code")); t != nil {
+		if t := g.lookup(keyCode, x.oauth.Code); t != nil {
 			return t
 		}
 		if t := g.lookup(keyCorr, x.crid); t != nil && sameClient(t, x.clientID) {
@@ -314,6 +323,12 @@ func (g *Grouper) findForGrant(x *facts) *txn {
 		}
 		return g.lookup(keyDevice, code)
 	case ProtoRefreshToken:
+		// The refresh token itself is the best link; sanitized traces
+		// replace it, so fall back to the latest sign-in of the same client
+		// and account.
+		if t := g.lookup(keyRT, x.params.Get("refresh_token")); t != nil {
+			return t
+		}
 		acct := x.account()
 		for i := len(g.txns) - 1; i >= 0; i-- {
 			t := g.txns[i]
@@ -372,7 +387,7 @@ func (g *Grouper) join(t *txn, x *facts) {
 			tr.Protocol = p
 		}
 	}
-	if tr.Protocol == ProtoAuthCode && x.kind == kindToken && x.params.Get("code_verifier") != "" {
+	if tr.Protocol == ProtoAuthCode && x.kind == kindToken && x.oauth.CodeVerifier != "" {
 		tr.Protocol = ProtoAuthCodePKCE
 	}
 	if tr.ClientID == "" {
@@ -411,7 +426,7 @@ func (g *Grouper) join(t *txn, x *facts) {
 	g.index(t, keyCode, x.delivered.Get("code"))
 	g.index(t, keyState, x.delivered.Get("state"))
 	if x.kind == kindAuthorize {
-		g.index(t, keyState, x.params.Get("state"))
+		g.index(t, keyState, x.oauth.State)
 	}
 	g.index(t, keyCtx, x.configString("sCtx"))
 	g.index(t, keyCtx, x.params.Get("ctx"))
@@ -422,6 +437,9 @@ func (g *Grouper) join(t *txn, x *facts) {
 		if id != "" {
 			g.index(t, keyPage, x.host+"\x00"+id)
 		}
+	}
+	if x.kind == kindToken {
+		g.index(t, keyRT, x.jsonString("refresh_token"))
 	}
 	if x.kind == kindDeviceCode {
 		g.index(t, keyDevice, x.jsonString("device_code"))

@@ -465,3 +465,40 @@ func TestSnapshotIsACopy(t *testing.T) {
 		t.Errorf("after nil flows: got %d transactions, want 1", n)
 	}
 }
+
+func FuzzGrouper(f *testing.F) {
+	f.Add("GET", "https://login.microsoftonline.com/common/login?ctx=ctx-AAAA-1111", "", 302, "http://localhost/?code=1.AV8A-codeA-0123456789abcdef&state=stateA", []byte(""))
+	f.Add("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token", "grant_type=authorization_code&code=1.AV8A-codeA-0123456789abcdef&client_id="+clientA, 400, "", []byte(`{"error":"invalid_grant","error_codes":[54005]}`))
+	f.Add("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token", "grant_type=refresh_token&client_id="+clientA, 200, "", []byte(`{"access_token":"x","client_info":"e30","id_token":"a.b.c"}`))
+	f.Add("GET", "https://login.microsoftonline.com/t/saml2?SAMLRequest="+url.QueryEscape(samlB64(samlReq, true)), "", 200, "", []byte(`<form name="hiddenform"><input name="SAMLResponse" value="`+samlB64(samlResp("Success", ""), false)+`"></form>`))
+	// add only reads flows, so the first one is built once and shared.
+	first, err := inspecttest.ParseExchange(get(authorizeURL(tidContoso, clientA, "stateA")), signInPage("ctx-AAAA-1111", "ft-AAAA-1111", "page-000000000001"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, u, reqBody string, status int, location string, respBody []byte) {
+		g := NewGrouper()
+		g.add(first)
+		for i := 1; i <= 2; i++ {
+			fl := &flow.Flow{
+				Index:    i,
+				Request:  &flow.Request{Method: method, URL: u, Header: flow.Headers{{Name: "Content-Type", Value: "application/x-www-form-urlencoded"}}, Body: flow.Body{Raw: []byte(reqBody)}},
+				Response: &flow.Response{Status: status, Header: flow.Headers{{Name: "Location", Value: location}, {Name: "Content-Type", Value: "text/html"}}, Body: flow.Body{Raw: respBody}},
+			}
+			g.add(fl)
+		}
+		txs := g.Finish()
+		seen := map[int]bool{}
+		for i, tr := range txs {
+			if tr.ID != i || len(tr.Flows) == 0 || tr.Outcome == "" || tr.Protocol == "" {
+				t.Fatalf("transaction %d: %+v", i, tr)
+			}
+			for _, fi := range tr.Flows {
+				if seen[fi] {
+					t.Fatalf("flow %d in two transactions: %v", fi, summary(txs))
+				}
+				seen[fi] = true
+			}
+		}
+	})
+}
