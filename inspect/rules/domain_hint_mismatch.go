@@ -38,8 +38,10 @@ with Alice's ESTSAUTH cookie, answered login_required with AADSTS50143.`,
 }
 
 // sessionMismatchRE reads AADSTS50143's message: "Session is invalid
-// because user tenant '<guid>' does not match the domain hint '<hint>'".
-var sessionMismatchRE = regexp.MustCompile(`(?i)user tenant '([^']*)' does not match the domain hint '([^']*)'`)
+// because user tenant '<guid>' does not match the domain hint '<hint>'";
+// the wording drifts ("the signed-in user's tenant '…'"), so only the
+// quoted values and "does not match the domain hint" are relied on.
+var sessionMismatchRE = regexp.MustCompile(`(?i)tenant '([^']*)' does not match the domain hint '([^']*)'`)
 
 func runDomainHintMismatch(p *inspect.Pass) error {
 	v := p.View()

@@ -137,3 +137,15 @@ func TestDomainHintMismatchFields(t *testing.T) {
 		}, []int{0, 1}},
 	})
 }
+
+func TestSessionMismatchMessage(t *testing.T) {
+	for _, msg := range []string{
+		"AADSTS50143: Session mismatch - Session is invalid because user tenant '" + testContoso + "' does not match the domain hint 'fabrikam.com' due to different resource.",
+		"AADSTS50143: The signed-in user's tenant '" + testContoso + "' does not match the domain hint 'fabrikam.com', so the session cannot be used for this resource.",
+	} {
+		m := sessionMismatchRE.FindStringSubmatch(msg)
+		if m == nil || m[1] != testContoso || m[2] != "fabrikam.com" {
+			t.Errorf("sessionMismatchRE(%q): got %q, want the tenant and fabrikam.com", msg, m)
+		}
+	}
+}
