@@ -15,5 +15,11 @@ import "github.com/aadproxy/aadproxy/inspect"
 func All() []*inspect.Rule {
 	return []*inspect.Rule{
 		AADSTSError,
+		DomainHintMismatch,
+		TenantMismatch,
+		SessionKeyInvalid,
+		InteractionRequired,
+		ClockSkew,
+		TokenExpired,
 	}
 }
