@@ -12,6 +12,7 @@
 package txn
 
 import (
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -136,12 +137,22 @@ const (
 	keyRT     = "rt"
 )
 
+// hashedPlaceholder matches the placeholders of aadproxy's sanitizer
+// (sanitize/placeholder.go): REDACTED(len=…,h=…) and, inside JWTs,
+// REDACTED-len…-h…; both carry a keyed hash of the value.
+var hashedPlaceholder = regexp.MustCompile(`^REDACTED(\(len=\d+,h=[0-9a-f]{6}[^)]*\)|-len\d+-h[0-9a-f]{6}_?)$`)
+
 // usable reports whether a value can link flows: long enough to be unique,
 // and not a placeholder a sanitizer left (every redacted code would
 // otherwise link to every other).
 func usable(v string) bool {
 	if len(v) < 6 {
 		return false
+	}
+	if hashedPlaceholder.MatchString(v) {
+		// aadproxy's sanitizer writes the same placeholder for the same
+		// value, so these still link.
+		return true
 	}
 	l := strings.ToLower(v)
 	for _, p := range []string{"redact", "sanitiz", "removed", "hidden", "xxxxxx", "******", "<", "{"} {
