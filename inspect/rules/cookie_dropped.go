@@ -1,0 +1,304 @@
+package rules
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/inspect"
+	"github.com/aadproxy/aadproxy/inspect/decode"
+)
+
+// CookieDropped reports a session cookie that a host set and the client
+// did not send back.
+var CookieDropped = &inspect.Rule{
+	ID:    "cookie-dropped",
+	Title: "Session cookie set by a host was not sent back",
+	Doc: `Follows cookies through the trace the way a browser's cookie store would
+(Set-Cookie sets, updates and deletes them per domain, path and name;
+Domain, Path, Secure and expiry decide where they go back) and reports a
+session cookie that a later request to the same host should have carried
+but did not, while it did carry that host's other cookies. That is how
+third-party cookie blocking, SameSite rules and rejected cookies look on
+the wire: ESTSAUTH missing in a silent prompt=none iframe, an app's
+correlation or nonce cookie missing on the cross-site form_post to its
+callback, a SameSite=None cookie without Secure that was never stored. The
+evidence says which flow set the cookie, with what attributes, and the
+likely reason; one finding per cookie and host, with the later misses as
+related flows. Session cookies are Entra's SSO and sign-in cookies, the
+sign-in cookies of common app frameworks, and unknown cookies whose name
+says session, auth, token, state, nonce or correlation.
+
+Requests without any Cookie header are not evidence: curl, MSAL token
+calls and credential-less CORS fetches have no cookie store, and the
+Set-Cookie answers to such fetches are not stored by browsers either.
+Clients are told apart by User-Agent. A trace with no Cookie and no
+Set-Cookie header at all, though Entra answered an authorize request in
+it, was exported sanitized; the rule then says once, as info, that the
+cookie rules cannot run. The rule judges the whole trace, so it reports
+when the trace ends.
+
+Bad trace: POST https://app.contoso.test/signin-oidc (form_post from
+login.microsoftonline.com, Sec-Fetch-Site: cross-site) carries ai_user but
+not .AspNetCore.Correlation.x, which flow 3 set with SameSite=Lax.`,
+	Severity: inspect.Warning,
+	Run:      func(*inspect.Pass) error { return nil },
+	Finish:   finishCookieDropped,
+}
+
+// maxCookieRelated bounds the related flows of one finding.
+const maxCookieRelated = 10
+
+// droppedKey is one cookie of one host as seen by one client.
+type droppedKey struct{ ua, host, name string }
+
+func finishCookieDropped(p *inspect.Pass) error {
+	h := p.History
+	if h == nil || h.Len() == 0 {
+		return nil
+	}
+	anyCookie := false
+	authorize := -1
+	jars := map[string]*decode.Jar{}
+	found := map[droppedKey]*inspect.Finding{}
+	var order []droppedKey
+	for i := range h.Len() {
+		f := h.At(i).Flow
+		if f == nil || f.Request == nil {
+			continue
+		}
+		if f.Request.Header.Has("Cookie") || (f.Response != nil && f.Response.Header.Has("Set-Cookie")) {
+			anyCookie = true
+		}
+		if authorize < 0 && f.Response != nil && oauthLooksAuthorize(f) && decode.OAuthParams(f).Endpoint.IsAuthorize() {
+			authorize = f.Index
+		}
+		ua := f.Request.Header.Get("User-Agent")
+		jar := jars[ua]
+		if jar == nil {
+			jar = decode.NewJar()
+			jars[ua] = jar
+		}
+		for _, ev := range jar.Add(storableFlow(f)) {
+			if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) {
+				continue
+			}
+			k := droppedKey{ua, ev.Host, ev.Name}
+			if prev := found[k]; prev != nil {
+				if len(prev.Related) < maxCookieRelated && !containsInt(prev.Related, f.Index) {
+					prev.Related = append(prev.Related, f.Index)
+				}
+				continue
+			}
+			fd := droppedFinding(h, f, ev)
+			found[k] = &fd
+			order = append(order, k)
+		}
+	}
+	if !anyCookie {
+		if authorize >= 0 {
+			p.ReportAt(h.At(0).Flow.Index, inspect.Finding{
+				Severity: inspect.Info,
+				Title:    "Cookie rules disabled: the trace carries no cookies",
+				Evidence: fmt.Sprintf("no request in the trace carries a Cookie header and no response a Set-Cookie header, although Entra answered the authorize request of flow %d (it sets cookies on every sign-in page): the trace was probably exported sanitized, so cookie-dropped and cookie-oversize cannot judge it", authorize),
+				Fix:      "Export the HAR again with cookies included (not the sanitized export), or record the sign-in through aadproxy",
+			})
+		}
+		return nil
+	}
+	for _, k := range order {
+		fd := *found[k]
+		p.ReportAt(fd.Flow, fd)
+	}
+	return nil
+}
+
+// storableFlow returns f without the Set-Cookie lines a browser ignores: a
+// response to a request that sent no cookies and was a CORS fetch (an
+// Origin header, not a navigation) is answered to a credential-less fetch,
+// whose cookies the browser does not store.
+func storableFlow(f *flow.Flow) *flow.Flow {
+	if f.Response == nil || f.Request.Header.Has("Cookie") || !f.Response.Header.Has("Set-Cookie") {
+		return f
+	}
+	req := f.Request.Header
+	mode := strings.ToLower(req.Get("Sec-Fetch-Mode"))
+	cors := mode == "cors" || (mode == "" && req.Has("Origin") && !strings.EqualFold(f.Request.Method, "GET") && !isFormNavigation(f.Request))
+	if !cors {
+		return f
+	}
+	c := *f
+	resp := *f.Response
+	resp.Header = nil
+	for _, hd := range f.Response.Header {
+		if !strings.EqualFold(hd.Name, "Set-Cookie") {
+			resp.Header = append(resp.Header, hd)
+		}
+	}
+	c.Response = &resp
+	return &c
+}
+
+// isFormNavigation recognises a form POST navigation (form_post) when the
+// client sent no Sec-Fetch headers.
+func isFormNavigation(r *flow.Request) bool {
+	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/html")
+}
+
+// sessionLikeCookie says whether losing a cookie matters for sign-in.
+func sessionLikeCookie(name string) bool {
+	if _, session, ok := decode.KnownCookie(name); ok {
+		return session
+	}
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "arraffinity") {
+		return false // App Service sends a SameSite twin on purpose
+	}
+	for _, w := range []string{"sess", "auth", "sid", "token", "correlation", "nonce", "state", "login", "oidc", "saml"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// droppedFinding describes the first time a cookie was not sent back.
+func droppedFinding(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) inspect.Finding {
+	c := ev.Cookie
+	others := len(decode.RequestCookies(f.Request))
+	purpose := "a session cookie"
+	if pur, _, ok := decode.KnownCookie(ev.Name); ok {
+		purpose = pur
+	}
+	reason, fix := droppedReason(h, f, ev)
+	related := []int{}
+	if ev.SetBy >= 0 && ev.SetBy != f.Index {
+		related = append(related, ev.SetBy)
+	}
+	return inspect.Finding{
+		Flow:  f.Index,
+		Title: fmt.Sprintf("Cookie %s set by %s was not sent back", ev.Name, ev.SetByHost),
+		Evidence: fmt.Sprintf("flow %d's %s request to %s carries %d other cookie(s) but not %s (%s), which flow %d set with %s; %s",
+			f.Index, f.Request.Method, trimQuery(f.Request.URL), others, ev.Name, purpose, ev.SetBy, cookieAttrs(c), reason),
+		Fix:     fix,
+		Related: related,
+	}
+}
+
+// cookieAttrs renders the attributes that decide where a cookie goes.
+func cookieAttrs(c decode.Cookie) string {
+	var parts []string
+	if c.Domain != "" {
+		parts = append(parts, "Domain="+c.Domain)
+	} else {
+		parts = append(parts, "host-only")
+	}
+	if c.Path != "" {
+		parts = append(parts, "Path="+c.Path)
+	}
+	if c.SameSite != "" {
+		parts = append(parts, "SameSite="+c.SameSite)
+	} else {
+		parts = append(parts, "no SameSite (Lax in Chromium)")
+	}
+	if c.Secure {
+		parts = append(parts, "Secure")
+	}
+	if c.HttpOnly {
+		parts = append(parts, "HttpOnly")
+	}
+	if c.Partitioned {
+		parts = append(parts, "Partitioned")
+	}
+	if c.Session {
+		parts = append(parts, "session lifetime")
+	}
+	parts = append(parts, fmt.Sprintf("%d bytes", c.Size()))
+	return strings.Join(parts, ", ")
+}
+
+// droppedReason names the likeliest reason a browser kept a cookie back.
+func droppedReason(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) (reason, fix string) {
+	c := ev.Cookie
+	https := true
+	if ev.SetBy >= 0 {
+		if v := h.Flow(ev.SetBy); v != nil && v.Flow.Request != nil {
+			https = strings.HasPrefix(strings.ToLower(v.Flow.Request.URL), "https:")
+		}
+	}
+	if r := c.RejectReason(ev.SetByHost, https); r != "" {
+		return "the browser most likely refused to store it: " + r,
+			fmt.Sprintf("Fix how %s sets %s so browsers store it (Secure with SameSite=None, over https, under %d bytes, a Domain that covers the host)", ev.SetByHost, ev.Name, decode.MaxCookieSize)
+	}
+	site, dest, mode := requestContext(f)
+	cross := site == "cross-site"
+	switch {
+	case cross && c.SameSite == "Strict":
+		return "the request is cross-site and SameSite=Strict cookies never go on cross-site requests",
+			fmt.Sprintf("Set %s with SameSite=None; Secure if it must survive the return from Entra", ev.Name)
+	case cross && (c.SameSite == "Lax" || c.SameSite == "") && !(mode == "navigate" && strings.EqualFold(f.Request.Method, "GET")):
+		return fmt.Sprintf("the request is a cross-site %s %s and SameSite=Lax cookies go cross-site only on top-level GET navigations (a form_post return is a POST)", f.Request.Method, orWord(dest, "request")),
+			fmt.Sprintf("Set %s with SameSite=None; Secure, or use response_mode=query so the return is a GET", ev.Name)
+	case cross && (dest == "iframe" || dest == "frame" || mode == "cors" || mode == "no-cors"):
+		return fmt.Sprintf("the request is a cross-site %s, where third-party cookie blocking (Safari, Firefox, Chrome with third-party cookies off) withholds cookies even with SameSite=None", orWord(dest, mode)),
+			"Avoid depending on third-party cookies: use a top-level redirect (or MSAL's redirect APIs) instead of a hidden iframe, or the browser's Storage Access API"
+	}
+	return "nothing in its attributes or the request explains it, so something removed it on the client (script, the user, an extension, a different browser profile with the same User-Agent)",
+		fmt.Sprintf("Find what removes %s on the client between flow %d and flow %d", ev.Name, ev.SetBy, f.Index)
+}
+
+// requestContext returns the Fetch Metadata of a request; without those
+// headers the site is judged from Origin or Referer against the host.
+func requestContext(f *flow.Flow) (site, dest, mode string) {
+	hd := f.Request.Header
+	site = strings.ToLower(hd.Get("Sec-Fetch-Site"))
+	dest = strings.ToLower(hd.Get("Sec-Fetch-Dest"))
+	mode = strings.ToLower(hd.Get("Sec-Fetch-Mode"))
+	if site != "" {
+		return site, dest, mode
+	}
+	u, err := url.Parse(f.Request.URL)
+	if err != nil {
+		return "", dest, mode
+	}
+	from := hd.Get("Origin")
+	if from == "" || from == "null" {
+		from = hd.Get("Referer")
+	}
+	if fu, err := url.Parse(from); err == nil && fu.Host != "" {
+		if siteOf(fu.Hostname()) != siteOf(u.Hostname()) {
+			site = "cross-site"
+		} else {
+			site = "same-site"
+		}
+	}
+	return site, dest, mode
+}
+
+// siteOf approximates a host's site (registrable domain) by its last two
+// labels; good enough to tell login.microsoftonline.com from
+// app.contoso.test without a public-suffix list.
+func siteOf(host string) string {
+	labels := strings.Split(strings.ToLower(strings.TrimSuffix(host, ".")), ".")
+	if len(labels) <= 2 {
+		return strings.Join(labels, ".")
+	}
+	return strings.Join(labels[len(labels)-2:], ".")
+}
+
+func orWord(s, alt string) string {
+	if s == "" || s == "empty" {
+		return alt
+	}
+	return s
+}
+
+func containsInt(s []int, n int) bool {
+	for _, v := range s {
+		if v == n {
+			return true
+		}
+	}
+	return false
+}
