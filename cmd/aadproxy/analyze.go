@@ -10,6 +10,7 @@ import (
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/rules"
+	"github.com/aadproxy/aadproxy/inspect/txn"
 	"github.com/aadproxy/aadproxy/trace"
 )
 
@@ -37,7 +38,7 @@ func parseAnalyze(args []string, stderr io.Writer) (analyzeOptions, error) {
 // analysis is analyze's JSON document.
 type analysis struct {
 	Flows        int               `json:"flows"`
-	Transactions []any             `json:"transactions"`
+	Transactions []txn.Transaction `json:"transactions"`
 	Findings     []inspect.Finding `json:"findings"`
 	Error        string            `json:"error,omitempty"`
 }
@@ -63,9 +64,11 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	if !o.json {
 		printer = console.New(stdout, console.Options{Quiet: o.quiet})
 	}
-	doc := analysis{Transactions: []any{}, Findings: []inspect.Finding{}}
+	doc := analysis{Transactions: []txn.Transaction{}, Findings: []inspect.Finding{}}
+	grouper := txn.NewGrouper()
 	n, readErr := trace.ReadFile(o.file, func(i int, f *flow.Flow) error {
 		f.Index = i
+		grouper.Add(f)
 		fs := eng.Add(f)
 		doc.Findings = append(doc.Findings, fs...)
 		if printer != nil {
@@ -76,8 +79,10 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	final := eng.Finish()
 	doc.Findings = append(doc.Findings, final...)
 	doc.Flows = n
+	doc.Transactions = append(doc.Transactions, grouper.Finish()...)
 	if printer != nil {
 		printer.Final(final)
+		printTransactions(stdout, doc.Transactions)
 	}
 	if readErr != nil {
 		doc.Error = readErr.Error()
@@ -106,4 +111,26 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// printTransactions lists the sign-ins found, one line each.
+func printTransactions(w io.Writer, ts []txn.Transaction) {
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nsign-in transactions:\n")
+	for _, t := range ts {
+		outcome := t.Outcome
+		if t.Code != 0 {
+			outcome += fmt.Sprintf(" (AADSTS%d)", t.Code)
+		}
+		fmt.Fprintf(w, "  #%-3d %-18s %-28s client %s flows %v\n", t.ID, t.Protocol, outcome, orNone(t.ClientID), t.Flows)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

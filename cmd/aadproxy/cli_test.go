@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -134,5 +135,66 @@ func TestDemoFlagsEveryScenario(t *testing.T) {
 	}
 	if flows < len(demo.All()) {
 		t.Errorf("demo produced %d flows, want at least %d", flows, len(demo.All()))
+	}
+}
+
+// The live run and analyze of its recording agree: same codes, and the
+// sign-ins are grouped into transactions with their outcomes.
+func TestAnalyzeOfADemoRecordingMatchesTheLiveRun(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "demo.har")
+	var live bytes.Buffer
+	if code := run([]string{"demo", "--json", "--record", rec}, &live, io.Discard); code != exitOK {
+		t.Fatalf("demo: exit %d", code)
+	}
+	var out bytes.Buffer
+	code := run([]string{"analyze", "--json", rec}, &out, io.Discard)
+	if code != exitFindings {
+		t.Errorf("analyze of a trace with error findings: exit %d, want %d", code, exitFindings)
+	}
+	var doc struct {
+		Flows        int
+		Transactions []struct {
+			Protocol, Outcome string
+			Code              int
+		}
+		Findings []struct {
+			Rule string
+			Code int
+			Flow int
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("analyze --json: %v\n%s", err, out.String())
+	}
+	liveFindings := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(live.String()), "\n") {
+		var m struct {
+			Type, Rule string
+			Code, Flow int
+		}
+		json.Unmarshal([]byte(line), &m)
+		if m.Type == "finding" {
+			liveFindings[fmt.Sprintf("%s/%d/%d", m.Rule, m.Code, m.Flow)] = true
+		}
+	}
+	offline := map[string]bool{}
+	for _, f := range doc.Findings {
+		offline[fmt.Sprintf("%s/%d/%d", f.Rule, f.Code, f.Flow)] = true
+	}
+	for k := range liveFindings {
+		if !offline[k] {
+			t.Errorf("live finding %s missing from analyze of the recording", k)
+		}
+	}
+	failed := map[int]bool{}
+	for _, tr := range doc.Transactions {
+		if tr.Outcome == "failed" {
+			failed[tr.Code] = true
+		}
+	}
+	for _, code := range []int{7000215, 50058, 50143, 140001, 50011, 54005} {
+		if !failed[code] {
+			t.Errorf("no failed transaction with AADSTS%d: %+v", code, doc.Transactions)
+		}
 	}
 }
