@@ -19,7 +19,7 @@ func TestCookieDroppedFields(t *testing.T) {
 			fix: "Set .AspNetCore.Correlation.CfDJ8synthetic with SameSite=None; Secure", related: []int{0}},
 		{fixture: "silent_iframe.txtar", title: "Cookie ESTSAUTH set by login.microsoftonline.com was not sent back",
 			evidence: []string{"Domain=login.microsoftonline.com", "cross-site iframe", "third-party cookie blocking"},
-			fix: "Avoid depending on third-party cookies", related: []int{0}},
+			fix:      "Avoid depending on third-party cookies", related: []int{0}},
 		{fixture: "sanitized.txtar", title: "Cookie rules disabled: the trace carries no cookies", evidence: []string{"authorize request of flow 0", "exported sanitized"}, fix: "Export the HAR again"},
 	})
 }
