@@ -67,23 +67,31 @@ func (s *sanitizer) text(t, mimeType, where string) string {
 	mt, params, _ := mime.ParseMediaType(mimeType)
 	mt = strings.ToLower(mt)
 	trimmed := strings.TrimLeft(t, "\ufeff \t\r\n")
+	loc := where + ": text"
 	switch {
 	case strings.Contains(mt, "x-www-form-urlencoded"):
-		t = s.params(t, where+": form")
+		loc = where + ": form"
+		t = s.params(t, loc)
 	case mt == "multipart/form-data" && params["boundary"] != "":
-		t = s.multipart(t, params["boundary"], where+": multipart")
+		loc = where + ": multipart"
+		t = s.multipart(t, params["boundary"], loc)
 	case strings.Contains(mt, "json") || strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "["):
 		if out, ok := s.jsonBody(t, where+": json"); ok {
+			loc = where + ": json"
 			t = out
 		}
 	case strings.Contains(mt, "html") || strings.HasPrefix(trimmed, "<") && looksHTML(trimmed):
-		t = s.html(t, where+": html")
+		loc = where + ": html"
+		t = s.html(t, loc)
 	case strings.Contains(mt, "xml") || strings.HasPrefix(trimmed, "<"):
-		t = s.xml(t, where+": xml")
+		loc = where + ": xml"
+		t = s.xml(t, loc)
 	case mt == "" && formLikeRE.MatchString(t):
-		t = s.params(t, where+": form")
+		loc = where + ": form"
+		t = s.params(t, loc)
 	}
-	return s.scrub(t, where+": text")
+	// Whatever the structure said, look for credentials by shape too.
+	return s.scrub(t, loc)
 }
 
 var formLikeRE = regexp.MustCompile(`^[A-Za-z0-9_.%*~+-]+=[^&\s]*(?:&[A-Za-z0-9_.%*~+-]+=[^&\s]*)*$`)
@@ -313,7 +321,10 @@ func (s *sanitizer) xml(t, where string) string {
 		switch {
 		case local == "Username":
 			nc = s.scrub(content, loc)
-		case (local == "NameID" || local == "NameIdentifier" || local == "AttributeValue") && s.o.Pseudonymize && !s.detect && emailOnlyRE.MatchString(strings.TrimSpace(content)):
+		case (local == "NameID" || local == "NameIdentifier" || local == "AttributeValue") && emailOnlyRE.MatchString(strings.TrimSpace(content)) &&
+			(pseudonymRE.MatchString(localPart(strings.TrimSpace(content))) || s.o.Pseudonymize && !s.detect):
+			// An address: pseudonymized when asked, and a pseudonym
+			// from an earlier run is left alone.
 			nc = s.emails(content, loc)
 		default:
 			nc = s.redact(loc, xmlSecretElements[local], content)

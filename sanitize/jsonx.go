@@ -196,7 +196,7 @@ func appendJSONString(b []byte, s string, htmlSafe bool) []byte {
 
 // isSecretClass reports whether a rule replaces every value under it.
 func isSecretClass(c class) bool {
-	return c == clsSecret || c == clsToken || c == clsVerifier || c == clsSAML
+	return c == clsSecret || c == clsToken || c == clsVerifier || c == clsSAML || c == clsNumericOK
 }
 
 // jsonMember applies the rule for a member's name to its value; objects and

@@ -16,6 +16,7 @@ const (
 	clsClientInfo              // base64url {"uid","utid"}: uid replaced, utid kept
 	clsName                    // a display name: pseudonymized or kept
 	clsErrorCode               // JSON "code": kept when it reads as an error code
+	clsNumericOK               // "code" in a URL or form: kept only when numeric (error?code=50126)
 )
 
 type rule struct {
@@ -31,7 +32,7 @@ var fieldRules = map[string]rule{
 	"passwd":                      {clsSecret, KindPassword},
 	"pwd":                         {clsSecret, KindPassword},
 	"client_secret":               {clsSecret, KindClientSecret},
-	"code":                        {clsSecret, KindCode},
+	"code":                        {clsNumericOK, KindCode},
 	"device_code":                 {clsSecret, KindCode},
 	"user_code":                   {clsSecret, KindCode},
 	"otc":                         {clsSecret, KindCode},

@@ -70,6 +70,11 @@ func (s *sanitizer) byRule(r rule, v, where string) string {
 			return s.personName(v)
 		}
 		return s.keep(v, where)
+	case clsNumericOK:
+		if numericRE.MatchString(v) {
+			return v
+		}
+		return s.redact(where, r.kind, v)
 	case clsErrorCode:
 		if errorCodeRE.MatchString(v) {
 			return v
@@ -84,6 +89,10 @@ func (s *sanitizer) byRule(r rule, v, where string) string {
 // errorCodeRE matches what a JSON "code" member holds when it is an error
 // code rather than an authorization code.
 var errorCodeRE = regexp.MustCompile(`^(?:[A-Za-z_]{1,64}|[0-9]{1,12})$`)
+
+// numericRE matches an error number such as the 50126 of error?code=50126;
+// an authorization code is never only digits.
+var numericRE = regexp.MustCompile(`^[0-9]{1,12}$`)
 
 // unknown handles a value whose name says nothing: a JWT is stripped, a
 // secret-looking value is replaced, anything else is scrubbed.

@@ -113,7 +113,12 @@ func (s *sanitizer) replaceOpaque(t, where string) string {
 // shapes in free text.
 func (s *sanitizer) replaceKV(t, where string) string {
 	t = replaceGroup(t, formKVRE, func(name, v string) string {
-		return s.field(name, v, where+" "+name)
+		dv := unescape(v)
+		nv := s.field(name, dv, where+" "+name)
+		if nv == dv {
+			return v
+		}
+		return escapeValue(nv)
 	})
 	if strings.Contains(t, "%3D") || strings.Contains(t, "%3d") {
 		t = replaceGroup(t, encodedKVRE, func(name, v string) string {
