@@ -107,6 +107,7 @@ func sniff(r io.ReaderAt) (string, error) {
 		}
 		return "", err
 	}
+	whole := n < len(head)
 	head = head[:n]
 	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")) {
 		return FormatSAZ, nil
@@ -115,7 +116,7 @@ func sniff(r io.ReaderAt) (string, error) {
 	if len(rest) > 0 && rest[0] == '{' {
 		return FormatHAR, nil
 	}
-	if len(rest) == 0 && n < len(head) {
+	if len(rest) == 0 && whole {
 		return "", errors.New("the file holds only white space")
 	}
 	return "", errors.New("not a HAR (JSON) or SAZ (zip) file")
@@ -191,16 +192,24 @@ func (r *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// progressReaderAt reports the furthest byte read: a zip is read mostly in
-// order, central directory first.
+// progressReaderAt counts the bytes read wherever they are: a zip is read
+// central directory (at its end) first, then every part once, so the sum
+// tracks the work done where the furthest offset would jump to 100% at once.
 type progressReaderAt struct {
 	r io.ReaderAt
 	p *progress
+
+	mu  sync.Mutex
+	sum int64
 }
 
 func (r *progressReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	n, err := r.r.ReadAt(b, off)
-	r.p.advance(off + int64(n))
+	r.mu.Lock()
+	r.sum += int64(n)
+	sum := r.sum
+	r.mu.Unlock()
+	r.p.advance(sum)
 	return n, err
 }
 

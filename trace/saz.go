@@ -807,7 +807,7 @@ func readRawBody(br *bufio.Reader, h flow.Headers) (b flow.Body, perr, err error
 // an origin-form target had. perr reports a malformed message; err a part
 // that could not be read.
 func readRawRequest(r io.Reader, https bool) (req *flow.Request, perr, err error) {
-	br := bufio.NewReaderSize(&partReader{r: r}, 64<<10)
+	br := bufio.NewReaderSize(&partReader{r: r}, 16<<10)
 	start, h, err := readHead(br)
 	req = &flow.Request{Header: h}
 	if err != nil {
@@ -848,7 +848,7 @@ func readRawRequest(r io.Reader, https bool) (req *flow.Request, perr, err error
 // readRawResponse parses raw/NN_s.txt. An empty part means the session got
 // no response.
 func readRawResponse(r io.Reader, method string) (resp *flow.Response, perr, err error) {
-	br := bufio.NewReaderSize(&partReader{r: r}, 64<<10)
+	br := bufio.NewReaderSize(&partReader{r: r}, 16<<10)
 	start, h, err := readHead(br)
 	if err != nil {
 		if err == io.EOF {
