@@ -41,12 +41,13 @@ func runCodeReused(p *inspect.Pass) error {
 	}
 	code := oauthErrorCode(p, 54005)
 	var earlier []*inspect.View // newest first
+	mentions := oauthMentions(params.Code)
 	n := 0
 	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
+		if n++; n > oauthLookback || oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
-		if !oauthLooksToken(v.Flow) {
+		if !mentions(v.Flow) || !oauthLooksToken(v.Flow) {
 			continue
 		}
 		ep := decode.OAuthParams(v.Flow)
@@ -132,5 +133,5 @@ func flowGap(a, b *flow.Flow) (string, bool) {
 
 // oauthLooksToken is a cheap test before decoding a flow's parameters.
 func oauthLooksToken(f *flow.Flow) bool {
-	return f != nil && f.Request != nil && strings.Contains(strings.ToLower(f.Request.URL), "/token")
+	return f != nil && f.Request != nil && containsFold(f.Request.URL, "/token")
 }

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
@@ -303,6 +305,62 @@ func quoteAll(s []string) []string {
 // history, so a long trace costs each flow a bounded scan.
 const oauthLookback = 5000
 
+// Time bounds of the backward scans, for flows whose times are known: a
+// code is redeemed within minutes (Entra's codes last about ten), and a
+// sign-in, from authorize request to answer, rarely takes an hour. The
+// scans stop there instead of walking the whole history for every flow.
+const (
+	oauthCodeMaxAge   = 15 * time.Minute
+	oauthSignInMaxAge = time.Hour
+)
+
+// oauthTooOld reports whether old happened more than maxAge before cur;
+// false when either time is unknown.
+func oauthTooOld(cur, old *flow.Flow, maxAge time.Duration) bool {
+	tc, ok1 := decode.FlowTime(cur)
+	to, ok2 := decode.FlowTime(old)
+	return ok1 && ok2 && tc.Sub(to) > maxAge
+}
+
+// oauthMentions returns a cheap test that a flow's request or response
+// could carry value, to run before decoding it: it looks in the URL, the
+// Location headers and the raw bodies (value as is, query-escaped and
+// HTML-escaped), and says yes for compressed bodies it cannot search.
+func oauthMentions(value string) func(*flow.Flow) bool {
+	forms := []string{value, url.QueryEscape(value), html.EscapeString(value)}
+	in := func(s string) bool {
+		for _, v := range forms {
+			if strings.Contains(s, v) {
+				return true
+			}
+		}
+		return false
+	}
+	body := func(b flow.Body) bool {
+		if b.Encoding != "" && !strings.EqualFold(b.Encoding, "identity") {
+			return len(b.Raw) > 0
+		}
+		return in(string(b.Raw))
+	}
+	return func(f *flow.Flow) bool {
+		if f == nil || f.Request == nil || value == "" {
+			return false
+		}
+		if in(f.Request.URL) || body(f.Request.Body) {
+			return true
+		}
+		if f.Response == nil {
+			return false
+		}
+		for _, loc := range f.Response.Header.Values("Location") {
+			if in(loc) {
+				return true
+			}
+		}
+		return body(f.Response.Body)
+	}
+}
+
 // oauthAuthorize is an authorize request in the trace.
 type oauthAuthorize struct {
 	Index  int
@@ -326,7 +384,18 @@ type oauthIssue struct {
 
 // oauthLooksAuthorize is a cheap test before decoding a flow's parameters.
 func oauthLooksAuthorize(f *flow.Flow) bool {
-	return f != nil && f.Request != nil && strings.Contains(strings.ToLower(f.Request.URL), "/authorize")
+	return f != nil && f.Request != nil && containsFold(f.Request.URL, "/authorize")
+}
+
+// containsFold is strings.Contains ignoring ASCII case, without the
+// allocation of lowering a long URL for every flow of a scan.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // oauthMayCarryResponse is a cheap test before decoding a flow's response.
@@ -349,8 +418,9 @@ func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
 	if code == "" {
 		return nil
 	}
+	mentions := oauthMentions(code)
 	check := func(f *flow.Flow) *oauthIssue {
-		if !oauthMayCarryResponse(f) {
+		if !oauthMayCarryResponse(f) || !mentions(f) {
 			return nil
 		}
 		r := decode.OAuthResponse(f)
@@ -366,7 +436,7 @@ func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
 	}
 	n := 0
 	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
+		if n++; n > oauthLookback || (p.Flow != nil && oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge)) {
 			break
 		}
 		if is := check(v.Flow); is != nil {
@@ -403,7 +473,7 @@ func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (
 		if v.Flow.Index >= f.Index {
 			continue
 		}
-		if n++; n > oauthLookback {
+		if n++; n > oauthLookback || oauthTooOld(f, v.Flow, oauthSignInMaxAge) {
 			break
 		}
 		if !oauthLooksAuthorize(v.Flow) {

@@ -58,6 +58,10 @@ type loopRound struct {
 // maxLoopRelated bounds the related flows a loop finding lists.
 const maxLoopRelated = 20
 
+// untimedLoopLookback bounds the scan for a flow without a recorded time,
+// where the window cannot stop it: a loop's rounds are a few flows apart.
+const untimedLoopLookback = 200
+
 func runSignInLoop(p *inspect.Pass) error {
 	params := decode.OAuthParams(p.Flow)
 	if !params.Endpoint.IsAuthorize() || params.ClientID == "" {
@@ -70,7 +74,7 @@ func runSignInLoop(p *inspect.Pass) error {
 	rounds = append(rounds, cur)
 	n := 0
 	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
+		if n++; n > oauthLookback || (!timed && n > untimedLoopLookback) {
 			break
 		}
 		if timed {

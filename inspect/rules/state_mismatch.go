@@ -117,12 +117,13 @@ func stateOfAnswer(p *inspect.Pass, r *decode.AuthResponse) {
 // Entra sent, and explains an app's state rejection.
 func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 	var issue *oauthIssue
+	mentions := oauthMentions(params.Code)
 	n := 0
 	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
+		if n++; n > oauthLookback || oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
-		if !oauthMayCarryResponse(v.Flow) {
+		if !oauthMayCarryResponse(v.Flow) || !mentions(v.Flow) {
 			continue
 		}
 		if r := decode.OAuthResponse(v.Flow); r != nil && r.Code == params.Code {
