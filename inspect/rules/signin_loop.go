@@ -38,7 +38,7 @@ sign-on worked and the fault is on the app's side).
 
 The thresholds are the package constants SignInLoopCount (%d) and
 SignInLoopWindow (%s). Flows without a recorded time count as inside the
-window.
+window, as far back as the last 200 flows.
 
 Bad trace: GET /common/oauth2/v2.0/authorize?client_id=…&redirect_uri=https://app/cb&scope=openid
 → 302 https://app/cb?code=…; GET https://app/cb?code=… → 302 /; GET / → 302
