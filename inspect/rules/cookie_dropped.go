@@ -222,14 +222,22 @@ func cookieAttrs(c decode.Cookie) string {
 func droppedReason(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) (reason, fix string) {
 	c := ev.Cookie
 	https := true
+	var setter *flow.Flow
 	if ev.SetBy >= 0 {
 		if v := h.Flow(ev.SetBy); v != nil && v.Flow.Request != nil {
+			setter = v.Flow
 			https = strings.HasPrefix(strings.ToLower(v.Flow.Request.URL), "https:")
 		}
 	}
 	if r := c.RejectReason(ev.SetByHost, https); r != "" {
 		return "the browser most likely refused to store it: " + r,
 			fmt.Sprintf("Fix how %s sets %s so browsers store it (Secure with SameSite=None, over https, under %d bytes, a Domain that covers the host)", ev.SetByHost, ev.Name, decode.MaxCookieSize)
+	}
+	if setter != nil {
+		if site, dest, _ := requestContext(setter); site == "cross-site" && (dest == "iframe" || dest == "frame") {
+			return fmt.Sprintf("flow %d set it inside a cross-site frame, where browsers that block third-party cookies do not store it (or keep it partitioned to that frame's top-level site)", ev.SetBy),
+				"Set the cookie in a top-level navigation (a redirect, not a hidden iframe), or mark it Partitioned if it is only needed inside that frame"
+		}
 	}
 	site, dest, mode := requestContext(f)
 	cross := site == "cross-site"

@@ -20,6 +20,8 @@ func TestCookieDroppedFields(t *testing.T) {
 		{fixture: "silent_iframe.txtar", title: "Cookie ESTSAUTH set by login.microsoftonline.com was not sent back",
 			evidence: []string{"Domain=login.microsoftonline.com", "cross-site iframe", "third-party cookie blocking"},
 			fix:      "Avoid depending on third-party cookies", related: []int{0}},
+		{fixture: "set_in_iframe.txtar", title: "Cookie SignInStateCookie set by login.microsoftonline.com was not sent back",
+			evidence: []string{"flow 0 set it inside a cross-site frame"}, fix: "Set the cookie in a top-level navigation", related: []int{0}},
 		{fixture: "sanitized.txtar", title: "Cookie rules disabled: the trace carries no cookies", evidence: []string{"authorize request of flow 0", "exported sanitized"}, fix: "Export the HAR again"},
 	})
 }
