@@ -21,5 +21,14 @@ func All() []*inspect.Rule {
 		InteractionRequired,
 		ClockSkew,
 		TokenExpired,
+		RedirectURIMismatch,
+		StateMismatch,
+		NonceMismatch,
+		PKCEMismatch,
+		CodeReused,
+		EndpointVersionMix,
+		SignInLoop,
+		CookieDropped,
+		CookieOversize,
 	}
 }
