@@ -113,6 +113,10 @@ func TestDemoFlagsEveryScenario(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, errOut.String(), out.String())
 	}
 	codes := map[float64]bool{}
+	expected := map[float64]bool{0: true}
+	for _, sc := range demo.All() {
+		expected[float64(sc.Expect)] = true
+	}
 	flows := 0
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var m map[string]any
@@ -121,8 +125,13 @@ func TestDemoFlagsEveryScenario(t *testing.T) {
 		}
 		switch m["type"] {
 		case "finding":
-			if c, ok := m["code"].(float64); ok {
-				codes[c] = true
+			c, _ := m["code"].(float64)
+			codes[c] = true
+			// Every finding must be about a scenario's own failure: the
+			// healthy parts of the demo (the first scenario, cookies kept by
+			// each browser, different sign-ins) must not be flagged.
+			if !expected[c] || m["flow"] == 0.0 || m["rule"] == "signin-loop" || m["rule"] == "cookie-dropped" {
+				t.Errorf("unexpected finding in the demo: %v", m)
 			}
 		case "flow":
 			flows++

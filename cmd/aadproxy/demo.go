@@ -112,6 +112,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "\n%s %s\n", heading.Sprintf("%d. %s", i+1, sc.Title), color.New(color.Faint).Sprintf("(%s)", expect))
 		}
+		client.Reset(fmt.Sprintf("scenario %d", i+1)) // each scenario is a separate browser
 		if err := sc.Run(context.Background(), client); err != nil {
 			failed++
 			fmt.Fprintf(stderr, "scenario %d failed to run: %v\n", i+1, err)

@@ -228,6 +228,11 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.record != "" {
+		if err := rememberRecording(home, o.record); err != nil {
+			fmt.Fprintf(stderr, "! could not note the recording for `bundle --last`: %v\n", err)
+		}
+	}
 	printBanner(stderr, o, s.listener.Addr().String(), ca, created, bundle)
 
 	sig := make(chan os.Signal, 1)

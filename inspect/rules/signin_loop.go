@@ -159,12 +159,20 @@ func loopWindow(rounds []loopRound, end int) []loopRound {
 	return out
 }
 
-// loopKey identifies "the same sign-in": client, redirect and scope set.
+// loopKey identifies "the same sign-in": a loop repeats one request, so
+// everything but the per-attempt values (state, nonce, PKCE challenge,
+// sso_nonce) must match — client, redirect, scope set, tenant, prompt,
+// hints and response shape. Requests that differ in tenant or prompt are an
+// app trying alternatives, not a loop.
 func loopKey(p *decode.Params) string {
 	scopes := strings.Fields(strings.ToLower(p.Scope))
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
-	return strings.ToLower(p.ClientID) + "\x00" + p.RedirectURI + "\x00" + strings.Join(scopes, " ") + "\x00" + strings.ToLower(p.Resource)
+	return strings.Join([]string{
+		strings.ToLower(p.ClientID), p.RedirectURI, strings.Join(scopes, " "), strings.ToLower(p.Resource),
+		strings.ToLower(p.Tenant), strings.ToLower(p.Prompt), strings.ToLower(p.DomainHint), strings.ToLower(p.LoginHint),
+		strings.ToLower(p.ResponseType), strings.ToLower(p.ResponseMode),
+	}, "\x00")
 }
 
 // answeredWithCode reports an authorize request that Entra answered with a

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"time"
@@ -34,13 +35,19 @@ type Scenario struct {
 type Client struct {
 	HTTP *http.Client
 	STS  *fakests.Server
+	// UserAgent names the client; each scenario is a separate browser, and
+	// rules that follow a browser's cookies tell browsers apart by it.
+	UserAgent string
 }
 
 // NewClient returns a client that uses proxyURL and trusts roots (the
-// proxy's CA), and never follows redirects: each 302 is a protocol step.
+// proxy's CA), and never follows redirects: each 302 is a protocol step. It
+// keeps cookies like a browser; Reset starts a fresh browser profile.
 func NewClient(proxyURL *url.URL, roots *x509.CertPool, sts *fakests.Server) *Client {
+	jar, _ := cookiejar.New(nil)
 	return &Client{
 		HTTP: &http.Client{
+			Jar: jar,
 			Transport: &http.Transport{
 				Proxy:           http.ProxyURL(proxyURL),
 				TLSClientConfig: &tls.Config{RootCAs: roots},
@@ -169,9 +176,31 @@ func codeRedeemedTwice(ctx context.Context, c *Client) error {
 	return nil
 }
 
+// Reset forgets every cookie and takes a new User-Agent: a new browser.
+func (c *Client) Reset(name string) {
+	jar, _ := cookiejar.New(nil)
+	c.HTTP.Jar = jar
+	c.UserAgent = "aadproxy-demo/1 (" + name + ")"
+}
+
+// setCookies puts cookies in the jar for u, as if an earlier sign-in (or
+// the device's SSO extension) had left them there.
+func (c *Client) setCookies(u string, cookies []*http.Cookie) error {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	c.HTTP.Jar.SetCookies(parsed, cookies)
+	return nil
+}
+
 func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
 	req.Header.Set("client-request-id", uuidish())
-	req.Header.Set("User-Agent", "aadproxy-demo/1")
+	ua := c.UserAgent
+	if ua == "" {
+		ua = "aadproxy-demo/1"
+	}
+	req.Header.Set("User-Agent", ua)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -182,24 +211,24 @@ func (c *Client) do(req *http.Request) (*http.Response, []byte, error) {
 }
 
 func (c *Client) get(ctx context.Context, u string, cookies []*http.Cookie) ([]byte, error) {
+	if err := c.setCookies(u, cookies); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
 	if err != nil {
 		return nil, err
-	}
-	for _, ck := range cookies {
-		req.AddCookie(ck)
 	}
 	_, body, err := c.do(req)
 	return body, err
 }
 
 func (c *Client) location(ctx context.Context, u string, cookies []*http.Cookie) (string, error) {
+	if err := c.setCookies(u, cookies); err != nil {
+		return "", err
+	}
 	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
 	if err != nil {
 		return "", err
-	}
-	for _, ck := range cookies {
-		req.AddCookie(ck)
 	}
 	resp, _, err := c.do(req)
 	if err != nil {
