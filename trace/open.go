@@ -140,6 +140,7 @@ type progress struct {
 	last    time.Time
 	lastPct int
 	printed bool
+	now     func() time.Time // time.Now; a test's clock in tests
 }
 
 func (p *progress) advance(to int64) {
@@ -150,6 +151,9 @@ func (p *progress) advance(to int64) {
 	}
 	p.done = to
 	now := time.Now()
+	if p.now != nil {
+		now = p.now()
+	}
 	if p.printed && now.Sub(p.last) < progressInterval {
 		return
 	}
