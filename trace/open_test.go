@@ -288,3 +288,24 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestConvertedSAZPassesHARSchema checks the HAR Convert writes from a
+// Fiddler archive (a CONNECT tunnel, a chunked gzip body, a 502 Fiddler
+// made) against the HAR 1.2 schema, and from the committed sample too.
+func TestConvertedSAZPassesHARSchema(t *testing.T) {
+	node, script := harValidator(t)
+	dir := t.TempDir()
+	saz := filepath.Join(dir, "fiddler.saz")
+	if err := os.WriteFile(saz, fiddlerSAZ(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{saz, "testdata/sample.saz"} {
+		out := filepath.Join(dir, filepath.Base(in)+".har")
+		if err := ConvertWith(in, out, ConvertOptions{Version: "test"}); err != nil {
+			t.Fatalf("Convert(%s): %v", in, err)
+		}
+		if err := validateHAR(t, node, script, out); err != nil {
+			t.Errorf("Convert(%s) wrote a HAR the schema rejects: %v", in, err)
+		}
+	}
+}

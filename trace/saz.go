@@ -700,9 +700,11 @@ var errHeadTooLong = fmt.Errorf("message head is longer than %d bytes", maxSAZHe
 // request without a body is sometimes stored without its blank line.
 func readHead(br *bufio.Reader) (start string, h flow.Headers, err error) {
 	budget := maxSAZHead
-	start, err = readLine(br, &budget)
-	if err != nil {
-		return "", nil, err
+	// Blank lines before the start line are skipped, as servers do.
+	for start == "" {
+		if start, err = readLine(br, &budget); err != nil {
+			return "", nil, err
+		}
 	}
 	for {
 		line, err := readLine(br, &budget)
