@@ -12,21 +12,26 @@
 //
 // # Placeholders
 //
-// A secret becomes REDACTED(len=N,h=XXXXXX): its length in bytes and the
-// first six hex digits of HMAC-SHA256(Options.Key, value). The same secret
-// gets the same placeholder everywhere in a run, so "is this the same cookie
-// as before?" can still be answered, while the keyed hash cannot be reversed
-// or brute-forced without the key. A PKCE code_verifier keeps, in addition,
-// the S256 of its value (REDACTED(len=43,h=…,s256=…)), which is what the
-// authorize request's code_challenge must equal: the verifier itself is a
-// secret until the code is redeemed, but its S256 is already public in the
-// authorize URL. ParsePlaceholder reads placeholders back.
+// A secret becomes REDACTED_lenN_hXXXXXX: its length in bytes and the first
+// six hex digits of HMAC-SHA256(Options.Key, value). The same secret gets
+// the same placeholder everywhere in a run, so "is this the same cookie as
+// before?" can still be answered, while the keyed hash cannot be reversed or
+// brute-forced without the key. Placeholders use only letters, digits and
+// "_": they need no escaping in a URL, a form, a cookie, JSON, HTML or a
+// base64url JWT segment, and hold none of the separators (= & ; , :) that
+// would let a later parse split them, so sanitizing is idempotent.
 //
-// A JWT keeps its shape: the header keeps its algorithm fields (alg, typ, kid,
-// x5t, …), the payload keeps the claims listed in Options.KeepClaims, every
-// other claim value becomes a placeholder, and the signature becomes
-// REDACTED-lenN-hXXXXXX, which is still base64url so JWT tools can open the
-// token. Such a token can no longer be replayed.
+// A PKCE code_verifier keeps, in addition, the S256 of its value
+// (REDACTED_len43_hXXXXXX_s256_…): the verifier is a secret until the code
+// is redeemed, but its S256 is what the authorize request's code_challenge
+// must equal, and that is already public in the authorize URL. A PKCE rule
+// can compare the two with ParsePlaceholder.
+//
+// A JWT keeps its shape: the header keeps its algorithm fields (alg, typ,
+// kid, x5t, …), the payload keeps the claims listed in Options.KeepClaims,
+// every other claim value becomes a placeholder (or a pseudonym), and the
+// signature becomes a placeholder padded to valid base64url, so JWT tools
+// still open the token. Such a token can no longer be replayed.
 //
 // # Cookies
 //

@@ -10,7 +10,8 @@ import (
 // appended to rep when it is not nil, under f.Index. A body whose
 // Content-Encoding can be undone comes back decoded (Raw holds the
 // sanitized text and Encoding is ""), while the Content-Encoding header is
-// kept, as trace.FlowFromEntry does; an untouched body keeps its wire bytes.
+// kept, as trace.FlowFromEntry does; one that cannot be decoded at all is
+// replaced by a placeholder.
 //
 // o should come from Options.Default, called once per trace: with an empty
 // Key each call would draw a new random key, and the same secret would get
@@ -86,10 +87,12 @@ func (s *sanitizer) flowBody(b flow.Body, mimeType, where string) flow.Body {
 		data = d
 	}
 	nb, changed, _ := s.body(data, mimeType, where)
-	if !changed {
-		// Nothing was secret: keep the wire bytes, encoded or not.
+	if !changed && b.Encoding == "" {
 		return out
 	}
+	// An encoded body is always replaced by its decoded form, even when
+	// nothing in it was secret: bytes a decoder skips (after the end of a
+	// gzip stream, say) are bytes nobody checked.
 	out.Raw = slices.Clone(nb)
 	out.Encoding = ""
 	return out

@@ -56,7 +56,7 @@ func (s *sanitizer) jwt(v, where, kind string) (string, bool) {
 				personal = true
 				out[1] = base64.RawURLEncoding.EncodeToString(payload.encode(nil, false))
 			}
-		} else if parts[1] != "" && !segmentRE.MatchString(parts[1]) {
+		} else if parts[1] != "" && !isPlaceholder(parts[1]) {
 			out[1] = s.segmentPlaceholder(parts[1])
 			personal = true
 		}
@@ -75,7 +75,7 @@ func (s *sanitizer) jwt(v, where, kind string) (string, bool) {
 // segment replaces an opaque JWT segment unless it is empty or already a
 // placeholder.
 func (s *sanitizer) segment(seg string) string {
-	if seg == "" || segmentRE.MatchString(seg) {
+	if seg == "" || isPlaceholder(seg) {
 		return seg
 	}
 	return s.segmentPlaceholder(seg)
@@ -157,5 +157,5 @@ func isStrippedJWT(v string) bool {
 	if len(parts) != 3 {
 		return false
 	}
-	return parts[2] == "" || segmentRE.MatchString(parts[2])
+	return parts[2] == "" || isPlaceholder(parts[2])
 }

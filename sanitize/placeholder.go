@@ -10,15 +10,16 @@ import (
 	"strings"
 )
 
-// placeholderRE matches a whole placeholder. Its characters are all allowed
-// unescaped in a query string, a form body, a cookie and a JSON string, so a
-// placeholder reads the same wherever it lands.
-var placeholderRE = regexp.MustCompile(`^REDACTED\(len=(\d+),h=([0-9a-f]{6})(?:,s256=([A-Za-z0-9_-]{43}))?\)$`)
+// placeholderRE matches a whole placeholder. It is made only of letters,
+// digits, "_" and "-", which need no escaping in a query, a form body, a
+// cookie, a JSON string, an HTML attribute or a base64url JWT segment, and
+// contain none of the separators (= & ; , :) that a later parse could split
+// it on. A trailing "_" pads a JWT segment to a length base64url decoders
+// accept.
+var placeholderRE = regexp.MustCompile(`^REDACTED_len(\d+)_h([0-9a-f]{6})(?:_s256_([A-Za-z0-9_-]{43}))?_?$`)
 
-// segmentRE matches the placeholder used inside a JWT (signature, or a
-// segment that was not JSON): base64url characters only, so the token keeps
-// its shape; a trailing "_" pads it to a length base64url can decode.
-var segmentRE = regexp.MustCompile(`^REDACTED-len(\d+)-h([0-9a-f]{6})_?$`)
+// placeholderInRE finds placeholders inside a longer text.
+var placeholderInRE = regexp.MustCompile(`REDACTED_len\d+_h[0-9a-f]{6}(?:_s256_[A-Za-z0-9_-]{43})?`)
 
 // pseudonymRE matches the local part of a pseudonymized address.
 var pseudonymRE = regexp.MustCompile(`^user-[0-9a-f]{6}$`)
@@ -36,29 +37,22 @@ type Placeholder struct {
 	S256 string
 }
 
-// ParsePlaceholder reads a placeholder written by this package, either the
-// REDACTED(len=…,h=…) form or the REDACTED-len…-h… form used in JWTs.
+// ParsePlaceholder reads a placeholder written by this package.
 func ParsePlaceholder(s string) (Placeholder, bool) {
-	if m := placeholderRE.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil {
-			return Placeholder{}, false
-		}
-		return Placeholder{Len: n, Hash: m[2], S256: m[3]}, true
+	m := placeholderRE.FindStringSubmatch(s)
+	if m == nil {
+		return Placeholder{}, false
 	}
-	if m := segmentRE.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil {
-			return Placeholder{}, false
-		}
-		return Placeholder{Len: n, Hash: m[2]}, true
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return Placeholder{}, false
 	}
-	return Placeholder{}, false
+	return Placeholder{Len: n, Hash: m[2], S256: m[3]}, true
 }
 
-// isPlaceholder reports whether s is a whole placeholder of either form.
+// isPlaceholder reports whether s is a whole placeholder.
 func isPlaceholder(s string) bool {
-	return strings.HasPrefix(s, "REDACTED") && (placeholderRE.MatchString(s) || segmentRE.MatchString(s))
+	return strings.HasPrefix(s, "REDACTED_") && placeholderRE.MatchString(s)
 }
 
 // hash returns six hex digits of HMAC-SHA256(key, v).
@@ -69,14 +63,15 @@ func (s *sanitizer) hash(v string) string {
 }
 
 func (s *sanitizer) placeholder(v string) string {
-	return "REDACTED(len=" + strconv.Itoa(len(v)) + ",h=" + s.hash(v) + ")"
+	return "REDACTED_len" + strconv.Itoa(len(v)) + "_h" + s.hash(v)
 }
 
-// segmentPlaceholder is the base64url-shaped placeholder for a JWT segment.
+// segmentPlaceholder is the placeholder for a JWT segment, padded so that it
+// decodes as base64url.
 func (s *sanitizer) segmentPlaceholder(v string) string {
-	p := "REDACTED-len" + strconv.Itoa(len(v)) + "-h" + s.hash(v)
+	p := s.placeholder(v)
 	if len(p)%4 == 1 {
-		// base64url cannot end with a lone sextet; pad so decoders accept it.
+		// base64url cannot end with a lone sextet.
 		p += "_"
 	}
 	return p
@@ -85,7 +80,7 @@ func (s *sanitizer) segmentPlaceholder(v string) string {
 // verifierPlaceholder keeps the S256 of a PKCE code_verifier.
 func (s *sanitizer) verifierPlaceholder(v string) string {
 	sum := sha256.Sum256([]byte(v))
-	return "REDACTED(len=" + strconv.Itoa(len(v)) + ",h=" + s.hash(v) + ",s256=" + base64.RawURLEncoding.EncodeToString(sum[:]) + ")"
+	return s.placeholder(v) + "_s256_" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // pseudonymLocal returns the replacement local part for an address; the

@@ -32,12 +32,11 @@ var kvNames = func() string {
 
 var (
 	// formKVRE finds name=value in text: a query, a form body, a URL inside
-	// HTML or script. The value may hold a placeholder's ( , = ) so a
-	// second pass sees the placeholder whole.
+	// HTML or script.
 	formKVRE = regexp.MustCompile(`(?i)(?:^|[?&#;,\s"'(])(` + kvNames + `)=([^&#\s"'<>;]*)`)
 	// encodedKVRE is formKVRE inside a URL that was itself URL-encoded:
 	// %26code%3D….
-	encodedKVRE = regexp.MustCompile(`(?i)(?:%26|%3F|%23|%3B|%20|%22|%27)(` + kvNames + `)%3D((?:[A-Za-z0-9._~*+/(),=-]|%[0-9A-Fa-f]{2})*)`)
+	encodedKVRE = regexp.MustCompile(`(?i)(?:%26|%3F|%23|%3B|%20|%22|%27)(` + kvNames + `)%3D((?:[A-Za-z0-9._~*+/-]|%[0-9A-Fa-f]{2})*)`)
 	// jsonKVRE finds "name":"value" and 'name':'value', also with escaped
 	// quotes (JSON inside a JSON string) and unquoted script keys.
 	jsonKVRE = regexp.MustCompile(`(?i)(?:^|[^A-Za-z0-9_$])\\*["']?(` + kvNames + `)\\*["']?\s*:\s*\\*["']([^"'\\]*)`)
