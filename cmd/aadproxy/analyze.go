@@ -66,7 +66,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 	}
 	doc := analysis{Transactions: []txn.Transaction{}, Findings: []inspect.Finding{}}
 	grouper := txn.NewGrouper()
-	n, readErr := trace.ReadFile(o.file, func(i int, f *flow.Flow) error {
+	n, _, readErr := trace.OpenWith(o.file, trace.OpenOptions{Progress: progressWriter(stderr)}, func(i int, f *flow.Flow) error {
 		f.Index = i
 		grouper.Add(f)
 		fs := eng.Add(f)

@@ -42,6 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAnalyze(args, stdout, stderr)
 	case "explain":
 		err = runExplain(args, stdout, stderr)
+	case "sanitize":
+		err = runSanitize(args, stdout, stderr)
+	case "convert":
+		err = runConvert(args, stdout, stderr)
+	case "bundle":
+		err = runBundle(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aadproxy", version)
 	case "help", "-h", "--help":
@@ -80,6 +86,10 @@ Usage:
   aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
   aadproxy analyze FILE.har     run the rules over a recorded or exported trace
   aadproxy explain AADSTS50143  what a code means and how to fix it
+  aadproxy sanitize IN -o OUT   remove secrets from a HAR or SAZ, keep what support needs
+  aadproxy sanitize --check F   list secret-looking values left in a trace (exit 1 if any)
+  aadproxy bundle --from F|--last   one zip for a support ticket: sanitized trace + report
+  aadproxy convert IN OUT       between SAZ and HAR
   aadproxy ca path|show|export [--der]|regenerate
   aadproxy version
 
@@ -102,13 +112,30 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses and wraps errors as usage errors.
+// parseFlags parses flags wherever they stand among the arguments
+// (`aadproxy sanitize in.har -o out.har` as well as `-o out.har in.har`),
+// stopping at "--", and wraps errors as usage errors. The positional
+// arguments are left in fs.Args.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
 		}
-		return usageError{err}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Re-parse nothing but the positional arguments so fs.Args returns them.
+	return fs.Parse(append([]string{"--"}, positional...))
 }

@@ -12,7 +12,6 @@
 package txn
 
 import (
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -137,11 +136,6 @@ const (
 	keyRT     = "rt"
 )
 
-// hashedPlaceholder matches the placeholders of aadproxy's sanitizer
-// (sanitize/placeholder.go): REDACTED(len=…,h=…) and, inside JWTs,
-// REDACTED-len…-h…; both carry a keyed hash of the value.
-var hashedPlaceholder = regexp.MustCompile(`^REDACTED(\(len=\d+,h=[0-9a-f]{6}[^)]*\)|-len\d+-h[0-9a-f]{6}_?)$`)
-
 // usable reports whether a value can link flows: long enough to be unique,
 // and not a placeholder a sanitizer left (every redacted code would
 // otherwise link to every other).
@@ -149,7 +143,7 @@ func usable(v string) bool {
 	if len(v) < 6 {
 		return false
 	}
-	if hashedPlaceholder.MatchString(v) {
+	if _, ok := decode.ParsePlaceholder(v); ok {
 		// aadproxy's sanitizer writes the same placeholder for the same
 		// value, so these still link.
 		return true

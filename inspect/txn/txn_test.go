@@ -388,9 +388,9 @@ func TestGrouper(t *testing.T) {
 		{
 			name: "sanitizer placeholders with a hash still link",
 			flows: []ex{
-				{0, get(authorizeURL(tidContoso, clientA, "stateA")), redirectTo("http://localhost/?code=REDACTED(len=120,h=a1b2c3)&state=stateA")},
-				{time.Second, get(authorizeURL(tidContoso, clientA, "stateB")), redirectTo("http://localhost/?code=REDACTED(len=120,h=d4e5f6)&state=stateB")},
-				{2 * time.Second, post(tokenURL(tidContoso), redeem(clientA, "REDACTED(len=120,h=a1b2c3)", false)), tokenOK(tidContoso, "uid-1111")},
+				{0, get(authorizeURL(tidContoso, clientA, "stateA")), redirectTo("http://localhost/?code=REDACTED_len120_ha1b2c3&state=stateA")},
+				{time.Second, get(authorizeURL(tidContoso, clientA, "stateB")), redirectTo("http://localhost/?code=REDACTED_len120_hd4e5f6&state=stateB")},
+				{2 * time.Second, post(tokenURL(tidContoso), redeem(clientA, "REDACTED_len120_ha1b2c3", false)), tokenOK(tidContoso, "uid-1111")},
 			},
 			want: []string{"0 auth-code succeeded [0 2]", "1 auth-code abandoned [1]"},
 		},
