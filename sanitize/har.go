@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ const sanitizedNote = "sanitized by aadproxy: secrets are replaced by REDACTED_l
 // entry returns a sanitized copy of e; e is not changed.
 func (s *sanitizer) entryCopy(e *trace.Entry) *trace.Entry {
 	out := *e
+	out.ServerIPAddress = bareIP(e.ServerIPAddress)
 	out.Comment = s.scrub(e.Comment, "entry.comment")
 	out.Extra = s.extra(e.Extra, "entry")
 	out.Request = s.harRequest(&e.Request)
@@ -191,6 +193,20 @@ func (s *sanitizer) harText(text, encoding string, raw bool, contentEncoding, mi
 		return base64.StdEncoding.EncodeToString(out), "base64", strings.Join(notes, "; ")
 	}
 	return string(out), "", strings.Join(notes, "; ")
+}
+
+// bareIP returns a serverIPAddress the HAR schema accepts: Chrome writes
+// IPv6 addresses in brackets, which the schema rejects; anything that is
+// not an address is dropped.
+func bareIP(v string) string {
+	if v == "" {
+		return v
+	}
+	host, _, _ := strings.Cut(strings.Trim(v, "[]"), "%")
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	return ""
 }
 
 func headerValue(h []trace.NameValue, name string) string {

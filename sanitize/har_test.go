@@ -461,3 +461,24 @@ func TestCheckDamagedReportsError(t *testing.T) {
 		t.Error("Check(damaged): no findings from the entries before the damage")
 	}
 }
+
+// TestChromeHAR sanitizes the Chrome recording trace/ keeps as a fixture: the
+// output passes the schema although the input does not (Chrome writes
+// bracketed IPv6 addresses and omits cache), and Check finds nothing left.
+func TestChromeHAR(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "chrome.har")
+	rep, err := sanitize.HARFile(filepath.Join("..", "trace", "testdata", "chrome.har"), out, sanitize.Options{Key: testKey})
+	if err != nil {
+		t.Fatalf("HARFile(chrome.har): %v", err)
+	}
+	if len(rep.Items) == 0 {
+		t.Error("HARFile(chrome.har): nothing redacted; the fixture sends a buid cookie")
+	}
+	if found, err := sanitize.Check(out); err != nil || len(found) > 0 {
+		t.Errorf("Check(sanitized chrome.har): %v, %v", found, err)
+	}
+	node, script := harValidator(t)
+	if msg, err := exec.Command(node, script, out).CombinedOutput(); err != nil {
+		t.Errorf("har-validator rejected the sanitized Chrome HAR: %v\n%s", err, msg)
+	}
+}

@@ -118,7 +118,7 @@ func fieldRule(name string) rule {
 	switch {
 	case strings.Contains(n, "password"), strings.Contains(n, "passwd"):
 		return rule{clsSecret, KindPassword}
-	case strings.Contains(n, "secret"), strings.Contains(n, "credential"), strings.Contains(n, "apikey"), strings.Contains(n, "api_key"):
+	case strings.Contains(n, "secret"), strings.Contains(n, "credential"), strings.Contains(n, "apikey"), strings.Contains(n, "api_key"), strings.Contains(n, "api-key"):
 		return rule{clsSecret, KindSecret}
 	case strings.Contains(n, "canary"):
 		return rule{clsSecret, KindCanary}
