@@ -97,8 +97,12 @@ func (h *History) add(v *View) {
 // caller's flow is shared with sinks and must not be modified, so only the
 // history's reference changes.
 func (h *History) strip(v *View) {
+	// Decode what rules read before the bodies go.
 	v.Errors()
 	v.Params()
+	v.OAuth()
+	v.AuthResponse()
+	v.Tokens()
 	h.bodyBytes -= bodySize(v.Flow)
 	f := *v.Flow
 	if f.Request != nil {

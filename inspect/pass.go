@@ -19,6 +19,30 @@ type View struct {
 	errorsDone bool
 	params     url.Values
 	paramsDone bool
+	oauth      *decode.Params
+	authResp   *decode.AuthResponse
+	authDone   bool
+	tokens     []FoundToken
+	tokensDone bool
+}
+
+// OAuth returns the request's OAuth parameters (decode.OAuthParams),
+// decoded once; many rules ask for them, for this flow and earlier ones.
+func (v *View) OAuth() *decode.Params {
+	if v.oauth == nil {
+		v.oauth = decode.OAuthParams(v.Flow)
+	}
+	return v.oauth
+}
+
+// AuthResponse returns the authorize answer in the response
+// (decode.OAuthResponse), decoded once; nil when there is none.
+func (v *View) AuthResponse() *decode.AuthResponse {
+	if !v.authDone {
+		v.authResp = decode.OAuthResponse(v.Flow)
+		v.authDone = true
+	}
+	return v.authResp
 }
 
 // NewView wraps f; decoding happens lazily on first use.

@@ -105,6 +105,15 @@ func (v *View) Tokens() []FoundToken {
 	if v == nil || v.Flow == nil {
 		return nil
 	}
+	if !v.tokensDone {
+		v.tokens = v.findTokens()
+		v.tokensDone = true
+	}
+	return v.tokens
+}
+
+// findTokens does the work of Tokens.
+func (v *View) findTokens() []FoundToken {
 	f := v.Flow
 	var out []FoundToken
 	addToken := func(field, place string, sent bool, value string) {

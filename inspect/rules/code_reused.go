@@ -35,7 +35,7 @@ invalid_grant AADSTS54005.`,
 }
 
 func runCodeReused(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	if !params.Endpoint.IsToken() || params.Code == "" || (params.GrantType != "" && params.GrantType != "authorization_code") {
 		return nil
 	}
@@ -50,7 +50,7 @@ func runCodeReused(p *inspect.Pass) error {
 		if !mentions(v.Flow) || !oauthLooksToken(v.Flow) {
 			continue
 		}
-		ep := decode.OAuthParams(v.Flow)
+		ep := v.OAuth()
 		if ep.Endpoint.IsToken() && ep.Code == params.Code {
 			earlier = append(earlier, v)
 		}

@@ -41,7 +41,7 @@ grant_type=client_credentials&resource=https://graph.microsoft.com →
 var oidcScopeNames = map[string]bool{"openid": true, "profile": true, "email": true, "offline_access": true, "address": true, "phone": true}
 
 func runEndpointVersionMix(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	e := params.Endpoint
 	if !e.IsAuthorize() && !e.IsToken() && e != decode.EndpointDeviceCode {
 		return nil

@@ -34,7 +34,7 @@ the nonce of a second authorize request started in another tab.`,
 }
 
 func runNonceMismatch(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	var idToken, where string
 	var auth *oauthAuthorize
 	switch {
@@ -53,7 +53,7 @@ func runNonceMismatch(p *inspect.Pass) error {
 		if !oauthMayCarryResponse(p.Flow) {
 			return nil
 		}
-		r := decode.OAuthResponse(p.Flow)
+		r := p.View().AuthResponse()
 		if r == nil || r.IDToken == "" {
 			return nil
 		}
@@ -125,7 +125,7 @@ func otherNonce(p *inspect.Pass, nonce string, except int) int {
 		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
 			continue
 		}
-		ap := decode.OAuthParams(v.Flow)
+		ap := v.OAuth()
 		if ap.Endpoint.IsAuthorize() && ap.Nonce == nonce {
 			return v.Flow.Index
 		}

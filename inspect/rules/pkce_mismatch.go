@@ -41,7 +41,7 @@ invalid_grant AADSTS501481.`,
 }
 
 func runPKCEMismatch(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	if !params.Endpoint.IsToken() || params.Code == "" || (params.GrantType != "" && params.GrantType != "authorization_code") {
 		return nil
 	}
@@ -197,7 +197,7 @@ func otherChallenge(p *inspect.Pass, computed string, except int) int {
 		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
 			continue
 		}
-		ap := decode.OAuthParams(v.Flow)
+		ap := v.OAuth()
 		if ap.Endpoint.IsAuthorize() && ap.CodeChallenge == computed {
 			return v.Flow.Index
 		}

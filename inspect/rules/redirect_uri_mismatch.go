@@ -55,7 +55,7 @@ var replyMismatchRE = regexp.MustCompile(`(?i)reply address '([^']*)' does not m
 var notRegisteredRE = regexp.MustCompile(`(?i)(?:redirect URI|reply URL|reply address) '([^']*)' (?:specified in the request )?does not match the (?:redirect URIs|reply URLs|reply addresses) configured for the application:? '([^']*)'`)
 
 func runRedirectURIMismatch(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	switch {
 	case params.Endpoint.IsToken() && params.Code != "":
 		redirectAtToken(p, params)
@@ -223,11 +223,11 @@ func workingRedirects(p *inspect.Pass, clientID, except string) ([]string, []int
 		if !oauthLooksAuthorize(v.Flow) {
 			continue
 		}
-		ap := decode.OAuthParams(v.Flow)
+		ap := v.OAuth()
 		if !ap.Endpoint.IsAuthorize() || !strings.EqualFold(ap.ClientID, clientID) || seen[ap.RedirectURI] {
 			continue
 		}
-		if decode.OAuthResponse(v.Flow) == nil && v.Flow.Status() != 200 {
+		if v.AuthResponse() == nil && v.Flow.Status() != 200 {
 			continue
 		}
 		ok := true
@@ -479,7 +479,7 @@ func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (
 		if !oauthLooksAuthorize(v.Flow) {
 			continue
 		}
-		ap := decode.OAuthParams(v.Flow)
+		ap := v.OAuth()
 		if !ap.Endpoint.IsAuthorize() || !oauthSameRedirect(ap.RedirectURI, r.RedirectURI) {
 			continue
 		}

@@ -63,7 +63,7 @@ const maxLoopRelated = 20
 const untimedLoopLookback = 200
 
 func runSignInLoop(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	if !params.Endpoint.IsAuthorize() || params.ClientID == "" {
 		return nil
 	}
@@ -87,7 +87,7 @@ func runSignInLoop(p *inspect.Pass) error {
 		if !oauthLooksAuthorize(v.Flow) {
 			continue
 		}
-		ap := decode.OAuthParams(v.Flow)
+		ap := v.OAuth()
 		if !ap.Endpoint.IsAuthorize() || loopKey(ap) != key {
 			continue
 		}

@@ -55,7 +55,7 @@ var appStateErrors = []string{
 }
 
 func runStateMismatch(p *inspect.Pass) error {
-	params := decode.OAuthParams(p.Flow)
+	params := p.View().OAuth()
 	if params.Endpoint.IsAuthorize() && !params.Has("state") {
 		p.Report(inspect.Finding{
 			Severity: inspect.Warning,
@@ -65,7 +65,7 @@ func runStateMismatch(p *inspect.Pass) error {
 		})
 	}
 	if oauthMayCarryResponse(p.Flow) {
-		if r := decode.OAuthResponse(p.Flow); r != nil {
+		if r := p.View().AuthResponse(); r != nil {
 			stateOfAnswer(p, r)
 		}
 	}
@@ -126,7 +126,7 @@ func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 		if !oauthMayCarryResponse(v.Flow) || !mentions(v.Flow) {
 			continue
 		}
-		if r := decode.OAuthResponse(v.Flow); r != nil && r.Code == params.Code {
+		if r := v.AuthResponse(); r != nil && r.Code == params.Code {
 			issue = oauthIssueOf(p, v.Flow, r)
 			break
 		}
