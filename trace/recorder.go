@@ -82,21 +82,37 @@ func Create(path, creator, version string) (*Recorder, error) {
 // in the file (in the kernel's cache; Sync or Close make it durable). It is
 // safe for concurrent use.
 func (r *Recorder) Write(f *flow.Flow) error {
-	if f == nil {
-		return errors.New("record flow: flow is nil")
+	return r.WriteBatch([]*flow.Flow{f})
+}
+
+// WriteBatch appends flows in order with a single write, so the file goes
+// from one valid HAR to the next with all of them in, or (if the write
+// fails) with none. Under load the pipeline hands over what has queued up
+// at once, saving a system call per flow.
+func (r *Recorder) WriteBatch(fs []*flow.Flow) error {
+	if len(fs) == 0 {
+		return nil
 	}
-	e := EntryFromFlow(f)
+	entries := make([]*Entry, len(fs))
+	for i, f := range fs {
+		if f == nil {
+			return errors.New("record flow: flow is nil")
+		}
+		entries[i] = EntryFromFlow(f)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.file == nil {
 		return ErrClosed
 	}
 	buf := r.buf[:0]
-	if r.n > 0 {
-		buf = append(buf, ',')
+	for i, e := range entries {
+		if r.n+i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '\n')
+		buf = e.appendJSON(buf)
 	}
-	buf = append(buf, '\n')
-	buf = e.appendJSON(buf)
 	end := len(buf)
 	buf = append(buf, trailer...)
 	if cap(buf) <= maxKeptBuffer {
@@ -104,19 +120,20 @@ func (r *Recorder) Write(f *flow.Flow) error {
 	} else {
 		r.buf = nil
 	}
+	first := fs[0].Index
 	if _, err := r.file.WriteAt(buf, r.off); err != nil {
 		r.dirty = true
-		return fmt.Errorf("record flow %d to %s: %w", f.Index, r.path, err)
+		return fmt.Errorf("record flow %d to %s: %w", first, r.path, err)
 	}
 	if r.dirty {
 		// A failed write may have gone further than this one did.
 		if err := r.file.Truncate(r.off + int64(len(buf))); err != nil {
-			return fmt.Errorf("record flow %d to %s: %w", f.Index, r.path, err)
+			return fmt.Errorf("record flow %d to %s: %w", first, r.path, err)
 		}
 		r.dirty = false
 	}
 	r.off += int64(end)
-	r.n++
+	r.n += len(fs)
 	return nil
 }
 

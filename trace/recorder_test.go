@@ -149,6 +149,14 @@ func TestRecorderValidAfterEveryWrite(t *testing.T) {
 		}
 		check(i + 1)
 	}
+	// A batch goes in whole, with one write, and the file stays valid.
+	if err := rec.WriteBatch(flows); err != nil {
+		t.Fatal(err)
+	}
+	check(4 * len(flows))
+	if rec.Count() != 4*len(flows) {
+		t.Errorf("Count after a batch: %d, want %d", rec.Count(), 4*len(flows))
+	}
 }
 
 func TestRecorderConcurrentWrites(t *testing.T) {

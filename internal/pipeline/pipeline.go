@@ -23,8 +23,10 @@ type Inspector interface {
 }
 
 // Recorder stores every flow (trace.Recorder). It is never skipped.
+// WriteBatch writes flows in order with one write: under load the pipeline
+// hands over everything that queued up at once.
 type Recorder interface {
-	Write(*flow.Flow) error
+	WriteBatch([]*flow.Flow) error
 }
 
 // Output shows events to a person or a program. Methods are called from one
@@ -129,9 +131,7 @@ func (p *Pipeline) run() {
 		p.queue = nil
 		closed := p.closed
 		p.mu.Unlock()
-		for _, e := range batch {
-			p.handle(e)
-		}
+		p.handleBatch(batch)
 		if len(batch) == 0 {
 			if closed {
 				break
@@ -151,8 +151,16 @@ func (p *Pipeline) run() {
 	}
 }
 
-func (p *Pipeline) handle(e event) {
-	if e.f != nil {
+// handleBatch inspects the flows of a batch, records them with one write,
+// and only then shows them: a line on screen always means the flow is on
+// disk.
+func (p *Pipeline) handleBatch(batch []event) {
+	var flows []*flow.Flow
+	for i := range batch {
+		e := &batch[i]
+		if e.f == nil {
+			continue
+		}
 		p.mu.Lock()
 		e.f.Index = p.count
 		p.count++
@@ -160,18 +168,19 @@ func (p *Pipeline) handle(e event) {
 		if p.insp != nil {
 			e.findings = p.insp.Add(e.f)
 		}
-		// The recorder writes before any output shows the flow, so a line on
-		// screen always means the flow is on disk.
-		if p.rec != nil {
-			if err := p.rec.Write(e.f); err != nil && !p.errNoted {
-				p.errNoted = true
-				p.recErr.Store(err)
-				msg := fmt.Sprintf("recording failed: %v; flows are still shown but not saved", err)
-				p.fanOut(event{notice: &proxy.Notice{Level: "warning", Message: msg}})
-			}
+		flows = append(flows, e.f)
+	}
+	if p.rec != nil && len(flows) > 0 {
+		if err := p.rec.WriteBatch(flows); err != nil && !p.errNoted {
+			p.errNoted = true
+			p.recErr.Store(err)
+			msg := fmt.Sprintf("recording failed: %v; flows are still shown but not saved", err)
+			p.fanOut(event{notice: &proxy.Notice{Level: "warning", Message: msg}})
 		}
 	}
-	p.fanOut(e)
+	for _, e := range batch {
+		p.fanOut(e)
+	}
 }
 
 func (p *Pipeline) fanOut(e event) {
