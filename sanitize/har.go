@@ -20,7 +20,7 @@ import (
 // sanitizedNote is added to the log comment of every sanitized HAR.
 const sanitizedNote = "sanitized by aadproxy: secrets are replaced by REDACTED_lenN_hXXXXXX placeholders (same value, same placeholder)"
 
-// entry returns a sanitized copy of e; e is not changed.
+// entryCopy returns a sanitized copy of e; e is not changed.
 func (s *sanitizer) entryCopy(e *trace.Entry) *trace.Entry {
 	out := *e
 	out.ServerIPAddress = bareIP(e.ServerIPAddress)

@@ -249,7 +249,7 @@ func (s *sanitizer) jsonMember(n *jnode, r rule, where string) bool {
 
 // jsonWalk sanitizes a whole document; key is the name it was found under
 // ("" for a body).
-func (s *sanitizer) jsonWalk(n *jnode, key, where string, _ bool) bool {
+func (s *sanitizer) jsonWalk(n *jnode, key, where string) bool {
 	r := rule{cls: clsUnknown}
 	if key != "" {
 		r = jsonFieldRule(key)
@@ -296,7 +296,7 @@ func (s *sanitizer) jsonBody(text, where string) (string, bool) {
 	if err != nil {
 		return text, false
 	}
-	if !s.jsonWalk(root, "", where, false) {
+	if !s.jsonWalk(root, "", where) {
 		return text, true
 	}
 	out := root.encode(nil, false)

@@ -150,6 +150,9 @@ func TestPseudonyms(t *testing.T) {
 	if a != want {
 		t.Errorf("scrub: got %q, want %q", a, want)
 	}
+	if got, want := s.scrub("x=%22alice%40contoso.com%22", "t"), "x=%22"+local+"%40contoso.com%22"; got != want {
+		t.Errorf("scrub: got %q, want %q", got, want)
+	}
 	if b := s.scrub(a, "t"); b != a {
 		t.Errorf("scrub is not idempotent on pseudonyms: %q then %q", a, b)
 	}

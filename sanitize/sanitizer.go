@@ -289,7 +289,8 @@ func decodeB64(v string) (*base64.Encoding, []byte) {
 	return nil, nil
 }
 
-// rawJSONField sanitizes a JSON document held in a HAR extra field.
+// rawJSON sanitizes a JSON document held in a HAR extra field or cache
+// object; anything that is not JSON is returned as it is.
 func (s *sanitizer) rawJSON(raw json.RawMessage, where string) json.RawMessage {
 	if len(raw) == 0 {
 		return raw
@@ -298,7 +299,7 @@ func (s *sanitizer) rawJSON(raw json.RawMessage, where string) json.RawMessage {
 	if err != nil {
 		return raw
 	}
-	if !s.jsonWalk(root, "", where, false) {
+	if !s.jsonWalk(root, "", where) {
 		return raw
 	}
 	return root.encode(nil, false)

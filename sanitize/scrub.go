@@ -180,11 +180,16 @@ func (s *sanitizer) emails(t, where string) string {
 	var b strings.Builder
 	last := 0
 	for _, l := range locs {
-		local, at, domain := t[l[2]:l[3]], t[l[4]:l[5]], t[l[6]:l[7]]
+		start := l[2]
+		if start > 0 && t[start-1] == '%' && l[3]-start > 2 && isHex(t[start]) && isHex(t[start+1]) {
+			// "%22alice%40…": the escape is not part of the address.
+			start += 2
+		}
+		local, at, domain := t[start:l[3]], t[l[4]:l[5]], t[l[6]:l[7]]
 		if pseudonymRE.MatchString(local) {
 			continue
 		}
-		b.WriteString(t[last:l[2]])
+		b.WriteString(t[last:start])
 		s.rec.add(s.entry, where, KindEmail, local+"@"+domain)
 		b.WriteString(s.pseudonymLocal(local, domain))
 		b.WriteString(at)
