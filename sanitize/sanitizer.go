@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/aadproxy/aadproxy/inspect/decode"
 )
 
 // sanitizer applies the policy for one run. Every replacement is a pure
@@ -135,7 +137,7 @@ func looksSecret(v string) bool {
 	if len(v) < 24 || isGUID(v) || strings.HasPrefix(v, "/") || isStrippedJWT(v) {
 		return false
 	}
-	if strings.Contains(v, "REDACTED_") && placeholderInRE.MatchString(v) {
+	if strings.Contains(v, "REDACTED_") && decode.PlaceholderInText.MatchString(v) {
 		// Already sanitized: its secret parts are placeholders, and what
 		// is left was judged not secret on the first pass.
 		return false
