@@ -3,20 +3,22 @@ module github.com/aadproxy/aadproxy
 go 1.26.8
 
 require (
-	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1 // indirect
-	github.com/andybalholm/brotli v1.2.8 // indirect
-	github.com/elazarl/goproxy v1.9.3 // indirect
-	github.com/fatih/color v1.19.0 // indirect
+	github.com/AzureAD/microsoft-authentication-library-for-go v1.10.1
+	github.com/andybalholm/brotli v1.2.8
+	github.com/elazarl/goproxy v1.9.3
+	github.com/fatih/color v1.19.0
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/klauspost/compress v1.20.3
+	github.com/mattn/go-isatty v0.0.20
+	golang.org/x/net v0.50.0
+	golang.org/x/sync v0.24.0
+)
+
+require (
 	github.com/golang-jwt/jwt/v5 v5.2.2 // indirect
-	github.com/google/martian/v3 v3.3.3 // indirect
 	github.com/google/uuid v1.3.0 // indirect
-	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
-	golang.org/x/net v0.50.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.42.0 // indirect
 	golang.org/x/text v0.34.0 // indirect
 )
