@@ -52,10 +52,17 @@ func BenchmarkKeepAlive(b *testing.B) {
 		addr, ca := startBareGoproxy(b, origin)
 		runClients(b, proxiedTransport(addr, ca), target)
 	})
-	b.Run("aadproxy", func(b *testing.B) {
-		addr, ca := startFullAadproxy(b, origin)
-		runClients(b, proxiedTransport(addr, ca), target)
-	})
+	// aadproxy in stages, to see what each costs: capture only, then the
+	// rule engine, then the recorder too (what `aadproxy start --record` runs).
+	for _, stage := range []struct {
+		name            string
+		inspect, record bool
+	}{{"aadproxy-capture", false, false}, {"aadproxy-inspect", true, false}, {"aadproxy", true, true}} {
+		b.Run(stage.name, func(b *testing.B) {
+			addr, ca := startAadproxy(b, origin, stage.inspect, stage.record)
+			runClients(b, proxiedTransport(addr, ca), target)
+		})
+	}
 }
 
 func runClients(b *testing.B, tr *http.Transport, target string) {
@@ -119,22 +126,32 @@ func startBareGoproxy(b *testing.B, origin *proxytest.Origin) (string, *certs.CA
 	return l.Addr().String(), ca
 }
 
-// startFullAadproxy runs aadproxy as `aadproxy start --record` does: capture,
-// the inspect engine with every rule, the recorder, and a discarding console.
-func startFullAadproxy(b *testing.B, origin *proxytest.Origin) (string, *certs.CA) {
+// startAadproxy runs aadproxy as `aadproxy start` does: capture, then
+// optionally the inspect engine with every rule and the recorder, and a
+// console that discards.
+func startAadproxy(b *testing.B, origin *proxytest.Origin, withInspect, withRecord bool) (string, *certs.CA) {
 	ca, err := certs.New(certs.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := inspect.NewEngine(rules.All(), inspect.Options{})
-	if err != nil {
-		b.Fatal(err)
+	var insp pipeline.Inspector
+	if withInspect {
+		eng, err := inspect.NewEngine(rules.All(), inspect.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		insp = eng
 	}
-	rec, err := trace.Create(filepath.Join(b.TempDir(), "bench.har"), "aadproxy", "bench")
-	if err != nil {
-		b.Fatal(err)
+	var rec *trace.Recorder
+	var prec pipeline.Recorder
+	if withRecord {
+		rec, err = trace.Create(filepath.Join(b.TempDir(), "bench.har"), "aadproxy", "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		prec = rec
 	}
-	pipe := pipeline.New(eng, rec, discard{})
+	pipe := pipeline.New(insp, prec, discard{})
 	opts := proxy.Default()
 	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
 	opts.UpstreamRoots = origin.Roots()
@@ -152,7 +169,9 @@ func startFullAadproxy(b *testing.B, origin *proxytest.Origin) (string, *certs.C
 		defer cancel()
 		p.Shutdown(ctx)
 		pipe.Close()
-		rec.Close()
+		if rec != nil {
+			rec.Close()
+		}
 	})
 	return l.Addr().String(), ca
 }

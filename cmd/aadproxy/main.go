@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 // Exit codes, documented in the README.
@@ -21,6 +22,17 @@ const (
 const version = "0.1.0"
 
 func main() {
+	// AADPROXY_CPUPROFILE=FILE writes a CPU profile of the whole run, for
+	// the load benchmark (internal/loadbench); stop the proxy with SIGTERM.
+	if path := os.Getenv("AADPROXY_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			code := run(os.Args[1:], os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
