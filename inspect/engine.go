@@ -12,7 +12,11 @@ import (
 const (
 	DefaultClockSkewThreshold = 5 * time.Minute
 	DefaultMaxHistory         = 10000
-	DefaultHistoryBodyBudget  = 256 << 20
+	// DefaultHistoryBodyBudget bounds the body bytes kept for cross-flow
+	// rules. Views decode what rules read before bodies are dropped, so a
+	// modest budget loses little and keeps the live proxy's memory (and
+	// the garbage collector's work) small.
+	DefaultHistoryBodyBudget = 64 << 20
 )
 
 // Options configure an Engine. The zero value is valid: Default fills in
@@ -105,8 +109,9 @@ func (e *Engine) Add(f *flow.Flow) []Finding {
 	}
 	v := NewView(f)
 	var out []Finding
+	p := &Pass{History: e.history, Options: e.opts, view: v, Flow: f, out: &out}
 	for _, r := range e.rules {
-		out = append(out, e.run(r, r.Run, v)...)
+		e.run(p, r, r.Run)
 	}
 	e.history.add(v)
 	return out
@@ -116,32 +121,31 @@ func (e *Engine) Add(f *flow.Flow) []Finding {
 // trace, and returns their findings.
 func (e *Engine) Finish() []Finding {
 	var out []Finding
+	p := &Pass{History: e.history, Options: e.opts, out: &out}
 	for _, r := range e.rules {
 		if r.Finish != nil {
-			out = append(out, e.run(r, r.Finish, nil)...)
+			e.run(p, r, r.Finish)
 		}
 	}
 	return out
 }
 
-// run calls one rule function with panic recovery.
-func (e *Engine) run(r *Rule, fn func(*Pass) error, v *View) (out []Finding) {
-	p := &Pass{Rule: r, History: e.history, Options: e.opts, view: v}
+// run calls one rule function on p with panic recovery; findings go to
+// p's collector.
+func (e *Engine) run(p *Pass, r *Rule, fn func(*Pass) error) {
+	p.Rule = r
 	flowIndex := -1
-	if v != nil {
-		p.Flow = v.Flow
-		flowIndex = v.Flow.Index
+	if p.Flow != nil {
+		flowIndex = p.Flow.Index
 	}
-	p.report = func(f Finding) { out = append(out, f) }
 	defer func() {
 		if x := recover(); x != nil {
-			out = append(out, internalFinding(r, flowIndex, fmt.Sprintf("panicked: %v", x)))
+			*p.out = append(*p.out, internalFinding(r, flowIndex, fmt.Sprintf("panicked: %v", x)))
 		}
 	}()
 	if err := fn(p); err != nil {
-		out = append(out, internalFinding(r, flowIndex, fmt.Sprintf("failed: %v", err)))
+		*p.out = append(*p.out, internalFinding(r, flowIndex, fmt.Sprintf("failed: %v", err)))
 	}
-	return out
 }
 
 func internalFinding(r *Rule, flowIndex int, what string) Finding {

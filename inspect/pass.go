@@ -129,8 +129,10 @@ type Pass struct {
 	// Options are the engine's options with defaults filled in.
 	Options Options
 
-	view   *View
-	report func(Finding)
+	view *View
+	// out collects findings; one Pass serves every rule of a flow, so
+	// running sixteen rules does not allocate sixteen passes.
+	out *[]Finding
 }
 
 // Errors returns the current flow's decoded Entra errors (cached).
@@ -164,7 +166,7 @@ func (p *Pass) ReportAt(flowIndex int, f Finding) {
 	if f.Severity == 0 && p.Rule != nil {
 		f.Severity = p.Rule.Severity
 	}
-	if p.report != nil {
-		p.report(f)
+	if p.out != nil {
+		*p.out = append(*p.out, f)
 	}
 }

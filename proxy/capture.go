@@ -45,6 +45,15 @@ type capBuffer struct {
 	truncated bool
 }
 
+// presize reserves room for a body of known length (up to the cap), so a
+// typical small body is captured with one allocation instead of a chain of
+// doublings.
+func (b *capBuffer) presize(n int64) {
+	if n > 0 && b.buf == nil {
+		b.buf = make([]byte, 0, min(n, b.max))
+	}
+}
+
 func (b *capBuffer) Write(p []byte) {
 	b.size += int64(len(p))
 	room := b.max - int64(len(b.buf))
@@ -107,6 +116,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	x.f.Request = &flow.Request{Method: req.Method, URL: req.URL.String(), Proto: req.Proto, Header: hdr}
 
 	if req.Body != nil && req.Body != http.NoBody {
+		x.reqBody.presize(req.ContentLength)
 		req.Body = &teeBody{rc: req.Body, x: x, dst: &x.reqBody}
 	}
 	trace := &httptrace.ClientTrace{
@@ -169,6 +179,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		x.finish("")
 		return resp, nil
 	}
+	x.respBody.presize(resp.ContentLength)
 	resp.Body = &teeBody{rc: resp.Body, x: x, dst: &x.respBody, isResponse: true, want: resp.ContentLength}
 	return resp, nil
 }

@@ -49,7 +49,11 @@ func FlowErrors(f *flow.Flow) []AADSTSError {
 	ct := strings.ToLower(resp.Header.Get("Content-Type"))
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
-		add(ParseTokenError(trimmed))
+		// Every Entra error body has an "error" member; success bodies
+		// (tokens, discovery documents) skip the JSON parse.
+		if bytes.Contains(trimmed, []byte(`"error`)) {
+			add(ParseTokenError(trimmed))
+		}
 	case strings.Contains(ct, "html") || (len(trimmed) > 0 && trimmed[0] == '<'):
 		if bytes.Contains(bytes.ToLower(body), []byte("<form")) {
 			add(ParseFormPostError(body))
