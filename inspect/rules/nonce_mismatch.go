@@ -78,7 +78,7 @@ func runNonceMismatch(p *inspect.Pass) error {
 		ev = fmt.Sprintf("flow %d's authorize request sent nonce %q; %s carries no nonce claim", auth.Index, sent, where)
 	} else {
 		ev = fmt.Sprintf("flow %d's authorize request sent nonce %q; %s has nonce %q", auth.Index, sent, where, got)
-		if other := otherNonce(p, got, auth.Index); other >= 0 {
+		if other := oauthOtherAuthorize(p, auth.Index, func(ap *decode.Params) bool { return ap.Nonce == got }); other >= 0 {
 			ev += fmt.Sprintf("; that is the nonce of flow %d's authorize request, so the id_token answers another sign-in", other)
 			related = append(related, other)
 		}
@@ -112,23 +112,4 @@ func tokenResponseIDToken(f *flow.Flow) string {
 		return ""
 	}
 	return tr.IDToken
-}
-
-// otherNonce returns the newest other authorize request that sent nonce,
-// or -1.
-func otherNonce(p *inspect.Pass, nonce string, except int) int {
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
-			break
-		}
-		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
-			continue
-		}
-		ap := v.OAuth()
-		if ap.Endpoint.IsAuthorize() && ap.Nonce == nonce {
-			return v.Flow.Index
-		}
-	}
-	return -1
 }

@@ -211,6 +211,26 @@ func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (
 	return latest, latest
 }
 
+// oauthOtherAuthorize returns the newest authorize request in the history,
+// other than flow except, whose parameters satisfy match, or -1. The nonce
+// and PKCE rules use it to show that a value belongs to another sign-in.
+func oauthOtherAuthorize(p *inspect.Pass, except int, match func(*decode.Params) bool) int {
+	n := 0
+	for v := range p.History.Backward() {
+		if n++; n > oauthLookback {
+			break
+		}
+		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
+			continue
+		}
+		ap := v.OAuth()
+		if ap.Endpoint.IsAuthorize() && match(ap) {
+			return v.Flow.Index
+		}
+	}
+	return -1
+}
+
 // oauthSameRedirect compares a requested redirect_uri with where a result
 // went, for linking only: case, a trailing slash and the redirect_uri's own
 // query do not matter here (the mismatch rule compares exactly).

@@ -119,7 +119,7 @@ func runPKCEMismatch(p *inspect.Pass) error {
 	if why := pkceWhy(params.CodeVerifier, challenge, method); why != "" {
 		b.WriteString("; " + why)
 	}
-	if other := otherChallenge(p, computed, auth.Index); other >= 0 {
+	if other := oauthOtherAuthorize(p, auth.Index, func(ap *decode.Params) bool { return ap.CodeChallenge == computed }); other >= 0 {
 		fmt.Fprintf(&b, "; the verifier matches the challenge of flow %d's authorize request: it belongs to another sign-in", other)
 		related = append(related, other)
 	}
@@ -184,23 +184,4 @@ func verifierShape(v string) string {
 		}
 	}
 	return ""
-}
-
-// otherChallenge returns the newest other authorize request whose
-// code_challenge equals computed, or -1.
-func otherChallenge(p *inspect.Pass, computed string, except int) int {
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
-			break
-		}
-		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
-			continue
-		}
-		ap := v.OAuth()
-		if ap.Endpoint.IsAuthorize() && ap.CodeChallenge == computed {
-			return v.Flow.Index
-		}
-	}
-	return -1
 }
