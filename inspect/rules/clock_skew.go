@@ -154,14 +154,7 @@ func futureToken(v *inspect.View, date time.Time, thr time.Duration) (*inspect.F
 // skewSeenBefore reports whether an earlier flow to host already showed
 // skew in the same direction, so the rule reported it there.
 func skewSeenBefore(h *inspect.History, host, dir string, thr time.Duration) bool {
-	if h == nil {
-		return false
-	}
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		f := v.Flow
 		if inspect.RequestHost(f) != host || f.Response == nil || f.Response.Synthetic {
 			continue

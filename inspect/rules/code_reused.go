@@ -42,9 +42,8 @@ func runCodeReused(p *inspect.Pass) error {
 	code := oauthErrorCode(p, 54005)
 	var earlier []*inspect.View // newest first
 	mentions := oauthMentions(params.Code)
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback || oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
+	for v := range recentViews(p.History, oauthLookback) {
+		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
 		if !mentions(v.Flow) || !oauthLooksToken(v.Flow) {

@@ -162,11 +162,7 @@ func headerRefusal(f *flow.Flow) string {
 func previousOversized(p *inspect.Pass) bool {
 	host := hostOf(p.Flow.Request.URL)
 	ua := p.Flow.Request.Header.Get("User-Agent")
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oversizeLookback {
-			return false
-		}
+	for v := range recentViews(p.History, oversizeLookback) {
 		r := v.Flow.Request
 		if r == nil || hostOf(r.URL) != host || r.Header.Get("User-Agent") != ua {
 			continue

@@ -129,14 +129,7 @@ func hasAny(codes []int, want ...int) bool {
 // session cookie, returning its flow index and the cookie and host
 // ("ESTSAUTH on login.microsoftonline.com"), or -1.
 func sessionSetEarlier(h *inspect.History) (int, string) {
-	if h == nil {
-		return -1, ""
-	}
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		if v.Flow.Response == nil {
 			continue
 		}

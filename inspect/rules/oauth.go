@@ -151,9 +151,8 @@ func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
 			return is
 		}
 	}
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback || (p.Flow != nil && oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge)) {
+	for v := range recentViews(p.History, oauthLookback) {
+		if p.Flow != nil && oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
 		if is := check(v.Flow); is != nil {
@@ -215,11 +214,7 @@ func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (
 // other than flow except, whose parameters satisfy match, or -1. The nonce
 // and PKCE rules use it to show that a value belongs to another sign-in.
 func oauthOtherAuthorize(p *inspect.Pass, except int, match func(*decode.Params) bool) int {
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
-			break
-		}
+	for v := range recentViews(p.History, oauthLookback) {
 		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
 			continue
 		}

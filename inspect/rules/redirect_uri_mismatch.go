@@ -210,11 +210,7 @@ func workingRedirects(p *inspect.Pass, clientID, except string) ([]string, []int
 	var uris []string
 	var flows []int
 	seen := map[string]bool{except: true}
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback {
-			break
-		}
+	for v := range recentViews(p.History, oauthLookback) {
 		if !oauthLooksAuthorize(v.Flow) {
 			continue
 		}

@@ -216,15 +216,8 @@ func placeName(place string) string {
 // issuedNonces lists the PRT nonces Entra issued in earlier flows, newest
 // first.
 func issuedNonces(h *inspect.History) []issuedNonce {
-	if h == nil {
-		return nil
-	}
 	var out []issuedNonce
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		f := v.Flow
 		if f.Response == nil {
 			continue

@@ -72,11 +72,11 @@ func runSignInLoop(p *inspect.Pass) error {
 	cur := loopRound{index: p.Flow.Index, at: at, timed: timed, coded: answeredWithCode(p.Flow)}
 	var rounds []loopRound // newest first, the current one included
 	rounds = append(rounds, cur)
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback || (!timed && n > untimedLoopLookback) {
-			break
-		}
+	limit := oauthLookback
+	if !timed {
+		limit = min(limit, untimedLoopLookback)
+	}
+	for v := range recentViews(p.History, limit) {
 		if timed {
 			// Flows join the history in completion order, so allow slack
 			// before deciding the scan has left the window for good.

@@ -118,9 +118,8 @@ func stateOfAnswer(p *inspect.Pass, r *decode.AuthResponse) {
 func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 	var issue *oauthIssue
 	mentions := oauthMentions(params.Code)
-	n := 0
-	for v := range p.History.Backward() {
-		if n++; n > oauthLookback || oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
+	for v := range recentViews(p.History, oauthLookback) {
+		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
 		if !oauthMayCarryResponse(v.Flow) || !mentions(v.Flow) {

@@ -36,10 +36,6 @@ token from the wrong tenant.`,
 	Run:      runTenantMismatch,
 }
 
-// lookbackFlows bounds how many earlier flows the cross-flow rules read, so
-// a long trace does not make each flow cost the whole history.
-const lookbackFlows = 2000
-
 // tenantClue is a tenant ID and how the traffic shows it.
 type tenantClue struct {
 	tenant string // lowercase GUID
@@ -62,14 +58,7 @@ type tenantClues struct {
 // each name wins.
 func gatherTenantClues(h *inspect.History) *tenantClues {
 	c := &tenantClues{domains: map[string]tenantClue{}, apps: map[string]tenantClue{}}
-	if h == nil {
-		return c
-	}
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		c.learn(v)
 	}
 	return c
@@ -335,14 +324,7 @@ func runTenantMismatch(p *inspect.Pass) error {
 // guest account (same uid, utid and tid), so a refresh does not repeat the
 // info finding.
 func guestSeenBefore(h *inspect.History, utid, tid, uid string) bool {
-	if h == nil {
-		return false
-	}
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		if v.Flow.Response == nil {
 			continue
 		}

@@ -93,14 +93,7 @@ func audience(aud []string) string {
 // bearerExpiredBefore reports whether an earlier flow already sent the
 // same token after its expiry (and so was reported).
 func bearerExpiredBefore(h *inspect.History, value string) bool {
-	if h == nil {
-		return false
-	}
-	n := 0
-	for v := range h.Backward() {
-		if n++; n > lookbackFlows {
-			break
-		}
+	for v := range recentViews(h, lookbackFlows) {
 		f := v.Flow
 		if f.Request == nil {
 			continue
