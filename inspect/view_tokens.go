@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect/decode"
@@ -148,7 +147,7 @@ func (v *View) findTokens() []FoundToken {
 				addToken("Authorization", PlaceAuthorization, true, strings.TrimSpace(tok))
 			}
 		}
-		if c, ok := RequestCookie(f, PRTCookieName); ok {
+		if c, ok := decode.RequestCookie(req, PRTCookieName); ok {
 			addPRT(PlaceCookie, c)
 		}
 		for _, h := range req.Header {
@@ -233,59 +232,24 @@ func hasTokenField(body []byte) bool {
 	return false
 }
 
-// RequestCookie returns the value of the named cookie in the request's
-// Cookie headers (name matched case-insensitively, first match wins).
-func RequestCookie(f *flow.Flow, name string) (string, bool) {
-	if f == nil || f.Request == nil {
-		return "", false
-	}
-	for _, line := range f.Request.Header.Values("Cookie") {
-		for _, pair := range strings.Split(line, ";") {
-			k, val, _ := strings.Cut(strings.TrimSpace(pair), "=")
-			if strings.EqualFold(strings.TrimSpace(k), name) {
-				return strings.TrimSpace(val), true
-			}
-		}
-	}
-	return "", false
-}
-
 // SessionCookieNames are the cookies that carry an Entra SSO session.
 var SessionCookieNames = []string{"ESTSAUTH", "ESTSAUTHPERSISTENT", PRTCookieName}
 
 // SessionCookiesSent returns which of SessionCookieNames the request carried
 // (the PRT also counts as a request header).
 func SessionCookiesSent(f *flow.Flow) []string {
+	if f == nil || f.Request == nil {
+		return nil
+	}
 	var out []string
 	for _, n := range SessionCookieNames {
-		if v, ok := RequestCookie(f, n); ok && v != "" {
+		if v, ok := decode.RequestCookie(f.Request, n); ok && v != "" {
 			out = append(out, n)
-		} else if n == PRTCookieName && f != nil && f.Request != nil && f.Request.Header.Get(n) != "" {
+		} else if n == PRTCookieName && f.Request.Header.Get(n) != "" {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-// dateLayouts are the HTTP-date forms RFC 9110 requires readers to accept.
-var dateLayouts = []string{time.RFC1123, "Monday, 02-Jan-06 15:04:05 MST", time.ANSIC, time.RFC1123Z}
-
-// ResponseDate returns the response's Date header: the server's clock when
-// it answered.
-func ResponseDate(f *flow.Flow) (time.Time, bool) {
-	if f == nil || f.Response == nil {
-		return time.Time{}, false
-	}
-	d := strings.TrimSpace(f.Response.Header.Get("Date"))
-	if d == "" {
-		return time.Time{}, false
-	}
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, d); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }
 
 // RequestHost returns the request's host, lowercased, without the port.

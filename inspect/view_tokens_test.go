@@ -113,7 +113,7 @@ func TestViewHelpers(t *testing.T) {
 	if got := SessionCookiesSent(f); strings.Join(got, ",") != "ESTSAUTHPERSISTENT" {
 		t.Errorf("SessionCookiesSent: got %v, want [ESTSAUTHPERSISTENT] (an empty ESTSAUTH does not count)", got)
 	}
-	if d, ok := ResponseDate(f); !ok || !d.Equal(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)) {
+	if d, ok := decode.ResponseDate(f); !ok || !d.Equal(time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)) {
 		t.Errorf("ResponseDate: got %v, %v", d, ok)
 	}
 	for path, want := range map[string]string{

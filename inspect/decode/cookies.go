@@ -224,6 +224,18 @@ func RequestCookies(r *flow.Request) []CookiePair {
 	return out
 }
 
+// RequestCookie returns the value of the first pair called name (matched
+// case-insensitively) in the request's Cookie headers, as a server that
+// reads one value per name sees it.
+func RequestCookie(r *flow.Request, name string) (string, bool) {
+	for _, p := range RequestCookies(r) {
+		if strings.EqualFold(p.Name, name) {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
 // FlowTime returns when a flow happened: its recorded start, else the
 // response's Date header. ok is false when neither is known (hand-written
 // fixtures, some sanitized exports).
@@ -234,15 +246,27 @@ func FlowTime(f *flow.Flow) (time.Time, bool) {
 	if !f.Timings.Start.IsZero() {
 		return f.Timings.Start, true
 	}
-	if f.Response != nil {
-		if d := f.Response.Header.Get("Date"); d != "" {
-			if t, ok := parseCookieTime(d); ok {
-				return t, true
-			}
-			if t, err := time.Parse(time.RFC1123Z, d); err == nil {
-				return t.UTC(), true
-			}
-		}
+	return ResponseDate(f)
+}
+
+// ResponseDate returns the response's Date header, in UTC: the server's
+// clock when it answered. It accepts the three HTTP-date forms RFC 9110
+// requires readers to accept, the cookie-date variants parseCookieTime
+// knows and a numeric zone; ok is false without a response or a readable
+// Date.
+func ResponseDate(f *flow.Flow) (time.Time, bool) {
+	if f == nil || f.Response == nil {
+		return time.Time{}, false
+	}
+	d := f.Response.Header.Get("Date")
+	if d == "" {
+		return time.Time{}, false
+	}
+	if t, ok := parseCookieTime(d); ok {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC1123Z, strings.TrimSpace(d)); err == nil {
+		return t.UTC(), true
 	}
 	return time.Time{}, false
 }

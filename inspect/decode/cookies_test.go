@@ -92,6 +92,31 @@ func TestParseCookieHeader(t *testing.T) {
 	}
 }
 
+func TestRequestCookie(t *testing.T) {
+	r := &flow.Request{Header: flow.Headers{
+		{Name: "Cookie", Value: "ESTSAUTH=; buid=1.A"},
+		{Name: "cookie", Value: "estsauth=second; x-ms-RefreshTokenCredential=eyJ.prt; nameless"},
+	}}
+	tests := []struct {
+		name, want string
+		ok         bool
+	}{
+		{"ESTSAUTH", "", true}, // the first pair of a name wins, even empty
+		{"BUID", "1.A", true},
+		{"x-ms-RefreshTokenCredential", "eyJ.prt", true},
+		{"nameless", "", false},
+		{"ESTSAUTHPERSISTENT", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := RequestCookie(r, tt.name); got != tt.want || ok != tt.ok {
+			t.Errorf("RequestCookie(%q): got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got, ok := RequestCookie(nil, "ESTSAUTH"); ok {
+		t.Errorf("RequestCookie(nil): got %q, want none", got)
+	}
+}
+
 func TestKnownCookie(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -223,6 +248,36 @@ func TestFlowTime(t *testing.T) {
 		got, ok := FlowTime(tt.f)
 		if !got.Equal(tt.want) || ok != tt.ok {
 			t.Errorf("FlowTime(#%d): got %v %v, want %v %v", i, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestResponseDate(t *testing.T) {
+	t0 := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		date string
+		want time.Time
+		ok   bool
+	}{
+		{"Sat, 01 Jun 2024 12:00:00 GMT", t0, true},
+		{" Sat, 01 Jun 2024 12:00:00 GMT ", t0, true},
+		{"Saturday, 01-Jun-24 12:00:00 GMT", t0, true},
+		{"Sat Jun  1 12:00:00 2024", t0, true},
+		{"Sat, 01 Jun 2024 14:00:00 +0200", t0, true},
+		{"Sat, 01-Jun-2024 12:00:00 GMT", t0, true},
+		{"yesterday", time.Time{}, false},
+		{"", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		f := &flow.Flow{Timings: flow.Timings{Start: t0.Add(time.Hour)}, Response: &flow.Response{Header: flow.Headers{{Name: "Date", Value: tt.date}}}}
+		got, ok := ResponseDate(f)
+		if !got.Equal(tt.want) || ok != tt.ok || (ok && got.Location() != time.UTC) {
+			t.Errorf("ResponseDate(%q): got %v %v, want %v %v", tt.date, got, ok, tt.want, tt.ok)
+		}
+	}
+	for _, f := range []*flow.Flow{nil, {}} {
+		if got, ok := ResponseDate(f); ok {
+			t.Errorf("ResponseDate(%+v): got %v, want none", f, got)
 		}
 	}
 }

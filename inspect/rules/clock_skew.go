@@ -53,7 +53,7 @@ func runClockSkew(p *inspect.Pass) error {
 	f := p.Flow
 	thr := p.Options.ClockSkewThreshold
 	host := inspect.RequestHost(f)
-	date, dateOK := inspect.ResponseDate(f)
+	date, dateOK := decode.ResponseDate(f)
 	if f.Response != nil && f.Response.Synthetic {
 		dateOK = false // aadproxy's own 502: its Date is this machine's clock
 	}
@@ -159,7 +159,7 @@ func skewSeenBefore(h *inspect.History, host, dir string, thr time.Duration) boo
 		if inspect.RequestHost(f) != host || f.Response == nil || f.Response.Synthetic {
 			continue
 		}
-		date, ok := inspect.ResponseDate(f)
+		date, ok := decode.ResponseDate(f)
 		if !ok {
 			continue
 		}

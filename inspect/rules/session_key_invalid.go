@@ -73,7 +73,7 @@ func runSessionKeyInvalid(p *inspect.Pass) error {
 	}
 	f := p.Flow
 	v := p.View()
-	date, dateOK := inspect.ResponseDate(f)
+	date, dateOK := decode.ResponseDate(f)
 	var notes []string
 	var related []int
 	fix := ""
@@ -222,7 +222,7 @@ func issuedNonces(h *inspect.History) []issuedNonce {
 		if f.Response == nil {
 			continue
 		}
-		at, _ := inspect.ResponseDate(f)
+		at, _ := decode.ResponseDate(f)
 		add := func(value, how string) {
 			if value != "" {
 				out = append(out, issuedNonce{value, f.Index, how, at})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aadproxy/aadproxy/inspect"
+	"github.com/aadproxy/aadproxy/inspect/decode"
 )
 
 // TokenExpired reports tokens used or delivered past their expiry.
@@ -27,7 +28,7 @@ client kept using a token from its cache instead of refreshing it.`,
 
 func runTokenExpired(p *inspect.Pass) error {
 	f := p.Flow
-	date, dateOK := inspect.ResponseDate(f)
+	date, dateOK := decode.ResponseDate(f)
 	reqTime, basis := f.Timings.Start.UTC(), "the time the request was made"
 	if f.Timings.Start.IsZero() {
 		reqTime, basis = date, "the response's Date"
@@ -110,7 +111,7 @@ func bearerExpiredBefore(h *inspect.History, value string) bool {
 		}
 		at := f.Timings.Start
 		if at.IsZero() {
-			at, _ = inspect.ResponseDate(f)
+			at, _ = decode.ResponseDate(f)
 		}
 		for _, t := range v.Tokens() {
 			if t.Field != "Authorization" || t.Value != value {
