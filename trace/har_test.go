@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/internal/hartest"
 )
 
 func readEntries(t *testing.T, path string) (*Reader, []*Entry) {
@@ -180,7 +181,7 @@ func mustMarshal(t *testing.T, v any) []byte {
 // and records them: what the recorder writes must be valid even when the
 // input was only nearly so (Chrome brackets IPv6 server addresses).
 func TestChromeHARPassesSchemaAfterConversion(t *testing.T) {
-	node, script := harValidator(t)
+	hv := hartest.NewValidator(t)
 	path := filepath.Join(t.TempDir(), "chrome-rewritten.har")
 	rec, err := Create(path, "aadproxy", "test")
 	if err != nil {
@@ -193,7 +194,7 @@ func TestChromeHARPassesSchemaAfterConversion(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := validateHAR(t, node, script, path); err != nil {
+	if err := hv.Validate(path); err != nil {
 		t.Fatalf("har-validator rejected the rewritten Chrome HAR: %v", err)
 	}
 }

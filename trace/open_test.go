@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/internal/hartest"
 )
 
 func TestOpenRejects(t *testing.T) {
@@ -293,7 +294,7 @@ func FuzzOpen(f *testing.F) {
 // Fiddler archive (a CONNECT tunnel, a chunked gzip body, a 502 Fiddler
 // made) against the HAR 1.2 schema, and from the committed sample too.
 func TestConvertedSAZPassesHARSchema(t *testing.T) {
-	node, script := harValidator(t)
+	hv := hartest.NewValidator(t)
 	dir := t.TempDir()
 	saz := filepath.Join(dir, "fiddler.saz")
 	if err := os.WriteFile(saz, fiddlerSAZ(t), 0o600); err != nil {
@@ -304,7 +305,7 @@ func TestConvertedSAZPassesHARSchema(t *testing.T) {
 		if err := ConvertWith(in, out, ConvertOptions{Version: "test"}); err != nil {
 			t.Fatalf("Convert(%s): %v", in, err)
 		}
-		if err := validateHAR(t, node, script, out); err != nil {
+		if err := hv.Validate(out); err != nil {
 			t.Errorf("Convert(%s) wrote a HAR the schema rejects: %v", in, err)
 		}
 	}

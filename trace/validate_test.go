@@ -3,61 +3,16 @@ package trace
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/internal/hartest"
 )
 
-// harValidator returns the command that validates a HAR with the npm package
-// har-validator (tools/harvalidate). Without node or its node_modules the
-// test is skipped loudly, except in CI (CI=true), where it fails: there the
-// check must run.
-func harValidator(t *testing.T) (node, script string) {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "tools", "harvalidate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script = filepath.Join(dir, "validate.js")
-	missing := func(what string) {
-		msg := "HAR SCHEMA VALIDATION DID NOT RUN: " + what +
-			"; install with: (cd tools/harvalidate && npm ci)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("!!! " + msg)
-	}
-	node, err = exec.LookPath("node")
-	if err != nil {
-		missing("node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "har-validator", "package.json")); err != nil {
-		missing("har-validator is not installed in " + dir)
-	}
-	return node, script
-}
-
-func validateHAR(t *testing.T, node, script, path string) error {
-	t.Helper()
-	out, err := exec.Command(node, script, path).CombinedOutput()
-	if err != nil {
-		return &validationError{err: err, out: strings.TrimSpace(string(out))}
-	}
-	return nil
-}
-
-type validationError struct {
-	err error
-	out string
-}
-
-func (v *validationError) Error() string { return v.err.Error() + "\n" + v.out }
-
 func TestRecordingPassesHARSchema(t *testing.T) {
-	node, script := harValidator(t)
+	hv := hartest.NewValidator(t)
 	path := filepath.Join(t.TempDir(), "schema.har")
 	rec, err := Create(path, "aadproxy", "test")
 	if err != nil {
@@ -84,7 +39,7 @@ func TestRecordingPassesHARSchema(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := validateHAR(t, node, script, path); err != nil {
+	if err := hv.Validate(path); err != nil {
 		t.Fatalf("har-validator rejected the recording: %v", err)
 	}
 }
@@ -92,7 +47,7 @@ func TestRecordingPassesHARSchema(t *testing.T) {
 // TestHARSchemaValidatorRejects proves the validator check can fail: a
 // response without a status must be rejected.
 func TestHARSchemaValidatorRejects(t *testing.T) {
-	node, script := harValidator(t)
+	hv := hartest.NewValidator(t)
 	path := filepath.Join(t.TempDir(), "bad.har")
 	e := EntryFromFlow(sampleFlows()[0])
 	data, err := json.Marshal(HAR{Log: Log{Version: "1.2", Creator: Creator{Name: "x", Version: "1"}, Entries: []Entry{*e}}})
@@ -106,7 +61,7 @@ func TestHARSchemaValidatorRejects(t *testing.T) {
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := validateHAR(t, node, script, path); err == nil {
+	if err := hv.Validate(path); err == nil {
 		t.Fatal("har-validator accepted a response without status")
 	}
 }

@@ -1,0 +1,36 @@
+package hartest_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aadproxy/aadproxy/internal/hartest"
+)
+
+const validHAR = `{"log":{"version":"1.2","creator":{"name":"hartest","version":"1"},"entries":[]}}`
+
+func TestValidate(t *testing.T) {
+	v := hartest.NewValidator(t)
+	tests := []struct {
+		name, data string
+		ok         bool
+	}{
+		{"valid", validHAR, true},
+		{"no creator", `{"log":{"version":"1.2","entries":[]}}`, false},
+		{"not JSON", `{"log":`, false},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		path := filepath.Join(dir, tt.name+".har")
+		if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Validate(path); (err == nil) != tt.ok {
+			t.Errorf("Validate(%s): got %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	if err := v.Validate(filepath.Join(dir, "missing.har")); err == nil {
+		t.Error("Validate(missing.har): got nil, want an error")
+	}
+}
