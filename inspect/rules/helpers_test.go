@@ -1,11 +1,13 @@
 package rules
 
 import (
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
+	"github.com/aadproxy/aadproxy/inspect/inspecttest"
 )
 
 func TestRecentViews(t *testing.T) {
@@ -43,4 +45,18 @@ func TestRecentViews(t *testing.T) {
 			t.Errorf("recentViews(%s, %d): got %v, want %v", tt.name, tt.limit, got, tt.want)
 		}
 	}
+}
+
+// fixtureFindings runs one rule over one fixture of its testdata folder.
+func fixtureFindings(t *testing.T, r *inspect.Rule, name string) []inspect.Finding {
+	t.Helper()
+	fx, err := inspecttest.LoadFixture(filepath.Join("testdata", r.ID, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := inspecttest.RunRules(fx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

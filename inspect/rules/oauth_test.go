@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,22 +8,7 @@ import (
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
-	"github.com/aadproxy/aadproxy/inspect/inspecttest"
 )
-
-// oauthFixtureFindings runs one rule over one fixture of its testdata folder.
-func oauthFixtureFindings(t *testing.T, r *inspect.Rule, name string) []inspect.Finding {
-	t.Helper()
-	fx, err := inspecttest.LoadFixture(filepath.Join("testdata", r.ID, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := inspecttest.RunRules(fx, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
 
 // oauthFieldCase says what one fixture's first finding must say beyond its want
 // line.
@@ -42,7 +26,7 @@ type oauthFieldCase struct {
 func oauthCheckFields(t *testing.T, r *inspect.Rule, cases []oauthFieldCase) {
 	t.Helper()
 	for _, tt := range cases {
-		got := oauthFixtureFindings(t, r, tt.fixture)
+		got := fixtureFindings(t, r, tt.fixture)
 		if len(got) == 0 {
 			t.Errorf("%s: no findings", tt.fixture)
 			continue

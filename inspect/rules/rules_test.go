@@ -49,18 +49,6 @@ func TestAADSTSErrorFixtures(t *testing.T) {
 // TestAADSTSErrorFields checks what the fixtures' want lines do not: title,
 // evidence and fix.
 func TestAADSTSErrorFields(t *testing.T) {
-	run := func(name string) []inspect.Finding {
-		t.Helper()
-		fx, err := inspecttest.LoadFixture(filepath.Join("testdata", AADSTSError.ID, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := inspecttest.RunRules(fx, AADSTSError)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
 	hint := func(code int) string {
 		e, _ := catalog.Lookup(code)
 		return e.Hint
@@ -84,7 +72,7 @@ func TestAADSTSErrorFields(t *testing.T) {
 		{"unknown_code.txtar", "AADSTS1234567 unknown", "Look the code up: https://login.microsoftonline.com/error?code=1234567", []string{"Something new"}},
 	}
 	for _, tt := range tests {
-		got := run(tt.fixture)
+		got := fixtureFindings(t, AADSTSError, tt.fixture)
 		if len(got) == 0 {
 			t.Errorf("%s: no findings", tt.fixture)
 			continue
@@ -103,7 +91,7 @@ func TestAADSTSErrorFields(t *testing.T) {
 		}
 	}
 	// Not lowered: the interactive twin does not claim it was.
-	if got := run("interactive_65001.txtar"); len(got) != 1 || strings.Contains(got[0].Evidence, "prompt=none") {
+	if got := fixtureFindings(t, AADSTSError, "interactive_65001.txtar"); len(got) != 1 || strings.Contains(got[0].Evidence, "prompt=none") {
 		t.Errorf("interactive_65001: got %+v, want one finding without the silent note", got)
 	}
 }
