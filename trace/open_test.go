@@ -195,15 +195,7 @@ func TestConvertRefusesItsInput(t *testing.T) {
 	if err := os.WriteFile(in, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(dir, "link.har")
-	if err := os.Symlink(in, link); err != nil {
-		t.Fatal(err)
-	}
-	hard := filepath.Join(dir, "hard.har")
-	if err := os.Link(in, hard); err != nil {
-		t.Fatal(err)
-	}
-	for _, out := range []string{in, link, hard, filepath.Join(dir, ".", "in.har")} {
+	for _, out := range hartest.InputAliases(t, in) {
 		err := Convert(in, out)
 		if err == nil || !strings.Contains(err.Error(), "is the input file") {
 			t.Errorf("Convert(%s, %s): got %v, want a refusal", in, out, err)

@@ -1,7 +1,8 @@
-// Package hartest runs the HAR 1.2 schema check of tools/harvalidate (the
-// npm package har-validator under node) for tests of the packages that
-// write HAR files. It owns only that test helper; it must not be imported
-// by non-test code, and it never installs anything: where node or the
+// Package hartest holds test helpers for the packages that write HAR files
+// (trace, sanitize): the HAR 1.2 schema check of tools/harvalidate (the npm
+// package har-validator under node) and the other names of an input file
+// that a writer must refuse to overwrite. It must not be imported by
+// non-test code, and it never installs anything: where node or the
 // node_modules are missing it skips the test loudly, or fails it in CI.
 package hartest
 
@@ -59,6 +60,24 @@ func (v *Validator) Validate(path string) error {
 		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// InputAliases returns names that all lead to the file in, for tests that a
+// writer refuses to overwrite its input: in itself, a symbolic link and a
+// hard link to it beside it (link.har and hard.har, which the test's folder
+// then holds too) and in joined from its folder and ".".
+func InputAliases(t testing.TB, in string) []string {
+	t.Helper()
+	dir := filepath.Dir(in)
+	link := filepath.Join(dir, "link.har")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	hard := filepath.Join(dir, "hard.har")
+	if err := os.Link(in, hard); err != nil {
+		t.Fatal(err)
+	}
+	return []string{in, link, hard, filepath.Join(dir, ".", filepath.Base(in))}
 }
 
 // moduleRoot returns the folder of go.mod above the working directory, which

@@ -34,3 +34,23 @@ func TestValidate(t *testing.T) {
 		t.Error("Validate(missing.har): got nil, want an error")
 	}
 }
+
+func TestInputAliases(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.har")
+	if err := os.WriteFile(in, []byte(validHAR), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := hartest.InputAliases(t, in)
+	if len(names) != 4 {
+		t.Fatalf("InputAliases(%s): got %d names, want 4", in, len(names))
+	}
+	for _, name := range names {
+		if got, err := os.Stat(name); err != nil || !os.SameFile(got, want) {
+			t.Errorf("InputAliases(%s): %s is not the input (%v)", in, name, err)
+		}
+	}
+}
