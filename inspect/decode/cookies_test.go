@@ -322,6 +322,23 @@ func FuzzParseCookieHeader(f *testing.F) {
 	})
 }
 
+func FuzzResponseDate(f *testing.F) {
+	f.Add("Sat, 01 Jun 2024 12:00:00 GMT")
+	f.Add("Sat Jun  1 12:00:00 2024")
+	f.Add("Sat, 01 Jun 2024 14:00:00 +0200")
+	f.Add("\t Saturday,  01-Jun-24 12:00:00 GMT")
+	f.Fuzz(func(t *testing.T, d string) {
+		fl := &flow.Flow{Response: &flow.Response{Header: flow.Headers{{Name: "Date", Value: d}}}}
+		got, ok := ResponseDate(fl)
+		if !ok && !got.IsZero() || ok && got.Location() != time.UTC {
+			t.Fatalf("ResponseDate(%q): got %v %v", d, got, ok)
+		}
+		if at, ok2 := FlowTime(fl); ok2 != ok || !at.Equal(got) {
+			t.Fatalf("FlowTime(%q): got %v %v, want ResponseDate's %v %v", d, at, ok2, got, ok)
+		}
+	})
+}
+
 // FuzzJar feeds arbitrary Set-Cookie and Cookie headers through a jar.
 func FuzzJar(f *testing.F) {
 	f.Add("https://login.microsoftonline.com/common/oauth2/authorize", "a=1; domain=.microsoftonline.com; path=/common", "a=1; b=2", "https://login.microsoftonline.com/common/login")
