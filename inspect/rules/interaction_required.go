@@ -101,7 +101,7 @@ func runInteractionRequired(p *inspect.Pass) error {
 	case len(sent) == 0:
 		title = "the browser did not send the session cookie"
 		why = "the browser did not send the session cookie: the request's Cookie header has no ESTSAUTH, ESTSAUTHPERSISTENT or x-ms-RefreshTokenCredential"
-		if at, host := sessionSetEarlier(p.History); at >= 0 {
+		if at, host := sessionSetEarlier(p.History, p.Flow.Request.Header.Get("User-Agent")); at >= 0 {
 			related = []int{at}
 			why += fmt.Sprintf("; flow %d set %s, so the browser held a session it did not send: a hidden iframe with third-party cookies blocked, SameSite, or another authority host", at, host)
 		}
@@ -125,12 +125,14 @@ func hasAny(codes []int, want ...int) bool {
 	return slices.ContainsFunc(codes, func(c int) bool { return slices.Contains(want, c) })
 }
 
-// sessionSetEarlier finds the newest earlier response that set an Entra
-// session cookie, returning its flow index and the cookie and host
-// ("ESTSAUTH on login.microsoftonline.com"), or -1.
-func sessionSetEarlier(h *inspect.History) (int, string) {
+// sessionSetEarlier finds the newest earlier response to the same client
+// (User-Agent) that set an Entra session cookie, returning its flow index
+// and the cookie and host ("ESTSAUTH on login.microsoftonline.com"), or -1.
+// A cookie set in another browser (or for curl, which keeps none) says
+// nothing about what this client held.
+func sessionSetEarlier(h *inspect.History, userAgent string) (int, string) {
 	for v := range recentViews(h, lookbackFlows) {
-		if v.Flow.Response == nil {
+		if v.Flow.Response == nil || v.Flow.Request.Header.Get("User-Agent") != userAgent {
 			continue
 		}
 		for _, sc := range v.Flow.Response.Header.Values("Set-Cookie") {
