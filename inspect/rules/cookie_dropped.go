@@ -36,80 +36,92 @@ Set-Cookie answers to such fetches are not stored by browsers either.
 Clients are told apart by User-Agent. A trace with no Cookie and no
 Set-Cookie header at all, though Entra answered an authorize request in
 it, was exported sanitized; the rule then says once, as info, that the
-cookie rules cannot run. The rule judges the whole trace, so it reports
-when the trace ends.
+cookie rules cannot run. A miss is reported on the flow that should have
+carried the cookie, as soon as it completes (the "no cookies" note waits for
+the end of the trace).
 
 Bad trace: POST https://app.contoso.test/signin-oidc (form_post from
 login.microsoftonline.com, Sec-Fetch-Site: cross-site) carries ai_user but
 not .AspNetCore.Correlation.x, which flow 3 set with SameSite=Lax.`,
 	Severity: inspect.Warning,
-	Run:      func(*inspect.Pass) error { return nil },
+	Run:      runCookieDropped,
 	Finish:   finishCookieDropped,
 }
 
-// maxCookieRelated bounds the related flows of one finding.
-const maxCookieRelated = 10
+// cookieReplayFlows bounds how many of a client's earlier flows are
+// replayed into its cookie jar for each request that carries cookies.
+const cookieReplayFlows = 300
+
+// runCookieDropped replays the same client's recent flows into a cookie jar,
+// then this flow: a session cookie the jar says should have gone with this
+// request, and did not, is reported here — once per client, host and
+// cookie (a miss already seen earlier in the replay is not reported again).
+func runCookieDropped(p *inspect.Pass) error {
+	f := p.Flow
+	if f == nil || f.Request == nil || !f.Request.Header.Has("Cookie") {
+		return nil // no cookie store: not evidence
+	}
+	ua := f.Request.Header.Get("User-Agent")
+	var mine []*flow.Flow // the client's earlier flows, newest first
+	for v := range recentViews(p.History, lookbackFlows) {
+		if v.Flow != nil && v.Flow.Request != nil && v.Flow.Request.Header.Get("User-Agent") == ua {
+			mine = append(mine, v.Flow)
+			if len(mine) == cookieReplayFlows {
+				break
+			}
+		}
+	}
+	jar := decode.NewJar()
+	missed := map[droppedKey]bool{}
+	for i := len(mine) - 1; i >= 0; i-- {
+		for _, ev := range jar.Add(storableFlow(mine[i])) {
+			if ev.Kind == decode.CookieNotSent && sessionLikeCookie(ev.Name) {
+				missed[droppedKey{ua, ev.Host, ev.Name}] = true
+			}
+		}
+	}
+	for _, ev := range jar.Add(storableFlow(f)) {
+		k := droppedKey{ua, ev.Host, ev.Name}
+		if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) || missed[k] {
+			continue
+		}
+		missed[k] = true
+		p.Report(droppedFinding(p.History, f, ev))
+	}
+	return nil
+}
 
 // droppedKey is one cookie of one host as seen by one client.
 type droppedKey struct{ ua, host, name string }
 
+// finishCookieDropped says, once at the end, when the trace carries no
+// cookies at all although Entra answered an authorize request in it: a
+// sanitized export, which the cookie rules cannot judge.
 func finishCookieDropped(p *inspect.Pass) error {
 	h := p.History
 	if h == nil || h.Len() == 0 {
 		return nil
 	}
-	anyCookie := false
 	authorize := -1
-	jars := map[string]*decode.Jar{}
-	found := map[droppedKey]*inspect.Finding{}
-	var order []droppedKey
 	for i := range h.Len() {
 		f := h.At(i).Flow
 		if f == nil || f.Request == nil {
 			continue
 		}
 		if f.Request.Header.Has("Cookie") || (f.Response != nil && f.Response.Header.Has("Set-Cookie")) {
-			anyCookie = true
+			return nil
 		}
-		if authorize < 0 && f.Response != nil && oauthLooksAuthorize(f) && decode.OAuthParams(f).Endpoint.IsAuthorize() {
+		if authorize < 0 && f.Response != nil && oauthLooksAuthorize(f) && h.At(i).OAuth().Endpoint.IsAuthorize() {
 			authorize = f.Index
 		}
-		ua := f.Request.Header.Get("User-Agent")
-		jar := jars[ua]
-		if jar == nil {
-			jar = decode.NewJar()
-			jars[ua] = jar
-		}
-		for _, ev := range jar.Add(storableFlow(f)) {
-			if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) {
-				continue
-			}
-			k := droppedKey{ua, ev.Host, ev.Name}
-			if prev := found[k]; prev != nil {
-				if len(prev.Related) < maxCookieRelated && !containsInt(prev.Related, f.Index) {
-					prev.Related = append(prev.Related, f.Index)
-				}
-				continue
-			}
-			fd := droppedFinding(h, f, ev)
-			found[k] = &fd
-			order = append(order, k)
-		}
 	}
-	if !anyCookie {
-		if authorize >= 0 {
-			p.ReportAt(h.At(0).Flow.Index, inspect.Finding{
-				Severity: inspect.Info,
-				Title:    "Cookie rules disabled: the trace carries no cookies",
-				Evidence: fmt.Sprintf("no request in the trace carries a Cookie header and no response a Set-Cookie header, although Entra answered the authorize request of flow %d (it sets cookies on every sign-in page): the trace was probably exported sanitized, so cookie-dropped and cookie-oversize cannot judge it", authorize),
-				Fix:      "Export the HAR again with cookies included (not the sanitized export), or record the sign-in through aadproxy",
-			})
-		}
-		return nil
-	}
-	for _, k := range order {
-		fd := *found[k]
-		p.ReportAt(fd.Flow, fd)
+	if authorize >= 0 {
+		p.ReportAt(h.At(0).Flow.Index, inspect.Finding{
+			Severity: inspect.Info,
+			Title:    "Cookie rules disabled: the trace carries no cookies",
+			Evidence: fmt.Sprintf("no request in the trace carries a Cookie header and no response a Set-Cookie header, although Entra answered the authorize request of flow %d (it sets cookies on every sign-in page): the trace was probably exported sanitized, so cookie-dropped and cookie-oversize cannot judge it", authorize),
+			Fix:      "Export the HAR again with cookies included (not the sanitized export), or record the sign-in through aadproxy",
+		})
 	}
 	return nil
 }
@@ -300,13 +312,4 @@ func orWord(s, alt string) string {
 		return alt
 	}
 	return s
-}
-
-func containsInt(s []int, n int) bool {
-	for _, v := range s {
-		if v == n {
-			return true
-		}
-	}
-	return false
 }

@@ -3,7 +3,9 @@ package rules
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/inspecttest"
 )
 
@@ -42,5 +44,33 @@ func TestSiteOf(t *testing.T) {
 		if got := siteOf(host); got != want {
 			t.Errorf("siteOf(%q): got %q, want %q", host, got, want)
 		}
+	}
+}
+
+// The miss is reported live, by Add on the flow that lacked the cookie, not
+// only when the trace ends.
+func TestCookieDroppedReportsAsFlowsStream(t *testing.T) {
+	fx, err := inspecttest.LoadFixture(filepath.Join("testdata", CookieDropped.ID, "silent_iframe.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := inspect.NewEngine([]*inspect.Rule{CookieDropped}, inspect.Options{Now: func() time.Time { return inspecttest.FixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for i, f := range fx.Flows {
+		f.Index = i
+		for _, fd := range eng.Add(f) {
+			if fd.Rule == CookieDropped.ID && fd.Flow == i {
+				live++
+			}
+		}
+	}
+	if live == 0 {
+		t.Errorf("cookie-dropped reported nothing while the flows streamed")
+	}
+	if fs := eng.Finish(); len(fs) != 0 {
+		t.Errorf("cookie-dropped reported again at the end: %v", fs)
 	}
 }
