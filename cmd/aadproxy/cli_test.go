@@ -155,25 +155,9 @@ func TestAnalyzeOfADemoRecordingMatchesTheLiveRun(t *testing.T) {
 	if code := run([]string{"demo", "--json", "--record", rec}, &live, io.Discard); code != exitOK {
 		t.Fatalf("demo: exit %d", code)
 	}
-	var out bytes.Buffer
-	code := run([]string{"analyze", "--json", rec}, &out, io.Discard)
+	doc, code := analyzeJSON(t, rec)
 	if code != exitFindings {
 		t.Errorf("analyze of a trace with error findings: exit %d, want %d", code, exitFindings)
-	}
-	var doc struct {
-		Flows        int
-		Transactions []struct {
-			Protocol, Outcome string
-			Code              int
-		}
-		Findings []struct {
-			Rule string
-			Code int
-			Flow int
-		}
-	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		t.Fatalf("analyze --json: %v\n%s", err, out.String())
 	}
 	liveFindings := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(live.String()), "\n") {
@@ -183,13 +167,10 @@ func TestAnalyzeOfADemoRecordingMatchesTheLiveRun(t *testing.T) {
 		}
 		json.Unmarshal([]byte(line), &m)
 		if m.Type == "finding" {
-			liveFindings[fmt.Sprintf("%s/%d/%d", m.Rule, m.Code, m.Flow)] = true
+			liveFindings[fmt.Sprintf("%s/%d/flow%d", m.Rule, m.Code, m.Flow)] = true
 		}
 	}
-	offline := map[string]bool{}
-	for _, f := range doc.Findings {
-		offline[fmt.Sprintf("%s/%d/%d", f.Rule, f.Code, f.Flow)] = true
-	}
+	offline := findingSet(doc)
 	for k := range liveFindings {
 		if !offline[k] {
 			t.Errorf("live finding %s missing from analyze of the recording", k)
