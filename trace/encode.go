@@ -359,3 +359,17 @@ func emptyResponse() *Response {
 		BodySize:    -1,
 	}
 }
+
+// logHeader is the start of a HAR document up to and including the "[" that
+// opens log.entries; the recorder and the converter both begin with it.
+func logHeader(creator, version string) []byte {
+	w := openObj([]byte(`{"log":`))
+	w.str("version", "1.2")
+	w.key("creator")
+	cw := openObj(w.b)
+	cw.str("name", creator)
+	cw.str("version", version)
+	w.b = cw.close()
+	w.key("entries")
+	return append(w.b, '[')
+}

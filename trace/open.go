@@ -97,6 +97,21 @@ func OpenWith(path string, opts OpenOptions, fn func(index int, f *flow.Flow) er
 	}
 }
 
+// Format tells the format of the trace at path (FormatHAR or FormatSAZ) from
+// its first bytes, as Open does, without reading the rest.
+func Format(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("open trace: %w", err)
+	}
+	defer f.Close()
+	format, err := sniff(f)
+	if err != nil {
+		return "", fmt.Errorf("open trace %s: %w", path, err)
+	}
+	return format, nil
+}
+
 // sniff tells a trace's format from its first bytes.
 func sniff(r io.ReaderAt) (string, error) {
 	head := make([]byte, 512)
@@ -283,16 +298,8 @@ type harWriter struct {
 }
 
 func newHARWriter(w io.Writer, creator, version string) *harWriter {
-	ow := openObj([]byte(`{"log":`))
-	ow.str("version", "1.2")
-	ow.key("creator")
-	cw := openObj(ow.b)
-	cw.str("name", creator)
-	cw.str("version", version)
-	ow.b = cw.close()
-	ow.key("entries")
 	hw := &harWriter{w: w}
-	_, hw.err = w.Write(append(ow.b, '['))
+	_, hw.err = w.Write(logHeader(creator, version))
 	return hw
 }
 

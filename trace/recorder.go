@@ -63,15 +63,7 @@ func Create(path, creator, version string) (*Recorder, error) {
 	if err := file.Chmod(0o600); err != nil {
 		return fail(err)
 	}
-	w := openObj([]byte(`{"log":`))
-	w.str("version", "1.2")
-	w.key("creator")
-	cw := openObj(w.b)
-	cw.str("name", creator)
-	cw.str("version", version)
-	w.b = cw.close()
-	w.key("entries")
-	header := append(w.b, '[')
+	header := logHeader(creator, version)
 	if _, err := file.WriteAt(append(header, trailer...), 0); err != nil {
 		return fail(err)
 	}

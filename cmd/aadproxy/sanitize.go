@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -71,7 +70,7 @@ func sanitizeTrace(in, out string, so sanitize.Options) (sanitize.Report, error)
 		return sanitize.Report{}, err
 	}
 	so.Key = key
-	format, err := traceFormat(in)
+	format, err := trace.Format(in)
 	if err != nil {
 		return sanitize.Report{}, err
 	}
@@ -122,7 +121,7 @@ func runCheck(path string, stdout io.Writer) error {
 // asHAR returns a HAR path for a trace: the file itself, or a private
 // temporary conversion of a SAZ (cleanup removes it).
 func asHAR(path string) (string, func(), error) {
-	format, err := traceFormat(path)
+	format, err := trace.Format(path)
 	if err != nil {
 		return "", func() {}, err
 	}
@@ -139,21 +138,6 @@ func asHAR(path string) (string, func(), error) {
 		return "", func() {}, err
 	}
 	return har, func() { os.RemoveAll(tmp) }, nil
-}
-
-// traceFormat tells SAZ (a zip) from HAR by the first bytes.
-func traceFormat(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("open trace: %w", err)
-	}
-	defer f.Close()
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(f, head)
-	if bytes.Equal(head[:n], []byte("PK\x03\x04")) {
-		return trace.FormatSAZ, nil
-	}
-	return trace.FormatHAR, nil
 }
 
 // same reports whether two paths name one existing file.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aadproxy/aadproxy/trace"
 )
 
 // demoRecording records the demo's flows to a HAR in a temp folder.
@@ -121,7 +123,7 @@ func TestConvertRoundTripKeepsTheAnalysis(t *testing.T) {
 	if code := run([]string{"sanitize", saz, "-o", cleanSAZ}, io.Discard, io.Discard); code != exitOK {
 		t.Fatalf("sanitize a SAZ: exit %d", code)
 	}
-	if f, _ := traceFormat(cleanSAZ); f != "saz" {
+	if f, _ := trace.Format(cleanSAZ); f != "saz" {
 		t.Errorf("sanitized SAZ came out as %q", f)
 	}
 	if code := run([]string{"sanitize", "--check", cleanSAZ}, io.Discard, io.Discard); code != exitOK {
