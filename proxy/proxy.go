@@ -302,6 +302,6 @@ func (l tapListener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-// URLFor returns the proxy URL for a listener address, for clients'
-// Transport.Proxy.
-func (p *Proxy) URLFor(addr string) *url.URL { return &url.URL{Scheme: "http", Host: addr} }
+// ClientURL returns the URL clients use for a proxy listening on addr, for
+// their Transport.Proxy.
+func ClientURL(addr string) *url.URL { return &url.URL{Scheme: "http", Host: addr} }

@@ -41,10 +41,9 @@ type tapConn struct {
 	onServerError func(reply []byte)
 
 	// Upstream connections remember how they were made, for timings.
-	tlsState    *tls.ConnectionState
-	dialTime    time.Duration
-	tlsTime     time.Duration
-	remoteLabel string
+	tlsState *tls.ConnectionState
+	dialTime time.Duration
+	tlsTime  time.Duration
 }
 
 func newTapConn(c net.Conn) *tapConn { return &tapConn{Conn: c} }

@@ -77,24 +77,17 @@ func runBundle(args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	shared := filepath.Join(tmp, "trace.har")
+	harPath, cleanup, err := asHAR(in)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	shared := harPath
 	summary := "The trace is NOT sanitized (--raw): it holds passwords, codes, tokens and session cookies.\n"
 	if o.raw {
 		fmt.Fprintln(stderr, "! --raw: the bundle holds the UNSANITIZED trace; share it only over a channel you trust")
-		harPath, cleanup, err := asHAR(in)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		if err := copyFile(harPath, shared); err != nil {
-			return err
-		}
 	} else {
-		harPath, cleanup, err := asHAR(in)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
+		shared = filepath.Join(tmp, "trace.har")
 		rep, err := sanitizeTrace(harPath, shared, sanitize.Options{})
 		if err != nil {
 			return err
@@ -196,12 +189,4 @@ func writeZip(path string, files []zipFile) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o600)
 }

@@ -101,7 +101,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "aadproxy demo: a fake login.microsoftonline.com on %s, the proxy on %s.\n", sts.Addr(), addr)
 		fmt.Fprintf(stdout, "Each scenario below is real HTTPS through the proxy; watch what it flags.\n")
 	}
-	client := demo.NewClient(s.proxy.URLFor(addr), ca.Pool(), sts)
+	client := demo.NewClient(proxy.ClientURL(addr), ca.Pool(), sts)
 	heading := color.New(color.Bold)
 	failed := 0
 	for i, sc := range demo.All() {

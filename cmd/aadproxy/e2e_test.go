@@ -28,6 +28,7 @@ import (
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/internal/fakests"
+	"github.com/aadproxy/aadproxy/proxy"
 	"github.com/aadproxy/aadproxy/trace"
 )
 
@@ -277,7 +278,7 @@ func TestMSALGoThroughTheProxy(t *testing.T) {
 		}
 	}()
 	httpClient := &http.Client{Transport: &http.Transport{
-		Proxy:           http.ProxyURL(s.proxy.URLFor(s.listener.Addr().String())),
+		Proxy:           http.ProxyURL(proxy.ClientURL(s.listener.Addr().String())),
 		TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
 	}}
 	authority := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID

@@ -82,7 +82,7 @@ func (p *Proxy) poke() {
 }
 
 // URL is the proxy's address as a URL for http.Transport.Proxy.
-func (p *Proxy) URL() *url.URL { return &url.URL{Scheme: "http", Host: p.Addr} }
+func (p *Proxy) URL() *url.URL { return proxy.ClientURL(p.Addr) }
 
 // Client returns an HTTP client that uses the proxy and trusts its CA.
 // Compression is left to the caller's headers so tests see wire bytes.
