@@ -107,45 +107,42 @@ func errTenantNotFound(segment string) *stsError {
 
 // openIDConfigV2 serves the v2.0 OIDC metadata MSAL resolves endpoints from.
 func (s *Server) openIDConfigV2(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
-	id, issID, t, ok := s.metadataTenant(w, r, rq)
-	if !ok {
-		return
-	}
-	base := "https://" + publicHost(r) + "/" + id
-	var region any
-	if t != nil {
-		region = t.RegionScope
-	}
-	metadataHeaders(w)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token_endpoint":                        base + "/oauth2/v2.0/token",
-		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
-		"jwks_uri":                              base + "/discovery/v2.0/keys",
-		"response_modes_supported":              []string{"query", "fragment", "form_post"},
-		"subject_types_supported":               []string{"pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                "https://" + Host + "/" + issID + "/v2.0",
-		"request_uri_parameter_supported":       false,
-		"userinfo_endpoint":                     "https://graph.microsoft.com/oidc/userinfo",
-		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
-		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
-		"http_logout_supported":                 true,
-		"frontchannel_logout_supported":         true,
-		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
-		"claims_supported":                      []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"},
-		"kerberos_endpoint":                     base + "/kerberos",
-		"tenant_region_scope":                   region,
-		"cloud_instance_name":                   "microsoftonline.com",
-		"cloud_graph_host_name":                 "graph.windows.net",
-		"msgraph_host":                          "graph.microsoft.com",
-		"rbac_url":                              "https://pas.windows.net",
+	s.openIDConfig(w, r, rq, func(base, issID string, doc map[string]any) {
+		doc["token_endpoint"] = base + "/oauth2/v2.0/token"
+		doc["jwks_uri"] = base + "/discovery/v2.0/keys"
+		doc["response_types_supported"] = []string{"code", "id_token", "code id_token", "id_token token"}
+		doc["scopes_supported"] = []string{"openid", "profile", "email", "offline_access"}
+		doc["issuer"] = "https://" + Host + "/" + issID + "/v2.0"
+		doc["request_uri_parameter_supported"] = false
+		doc["userinfo_endpoint"] = "https://graph.microsoft.com/oidc/userinfo"
+		doc["authorization_endpoint"] = base + "/oauth2/v2.0/authorize"
+		doc["device_authorization_endpoint"] = base + "/oauth2/v2.0/devicecode"
+		doc["end_session_endpoint"] = base + "/oauth2/v2.0/logout"
+		doc["claims_supported"] = []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"}
 	})
 }
 
 // openIDConfigV1 serves the v1 metadata; its issuer is sts.windows.net.
 func (s *Server) openIDConfigV1(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
+	s.openIDConfig(w, r, rq, func(base, issID string, doc map[string]any) {
+		doc["token_endpoint"] = base + "/oauth2/token"
+		doc["jwks_uri"] = "https://" + publicHost(r) + "/common/discovery/keys"
+		doc["response_types_supported"] = []string{"code", "id_token", "code id_token", "token id_token", "token"}
+		doc["scopes_supported"] = []string{"openid"}
+		doc["issuer"] = "https://sts.windows.net/" + issID + "/"
+		doc["microsoft_multi_refresh_token"] = true
+		doc["authorization_endpoint"] = base + "/oauth2/authorize"
+		doc["device_authorization_endpoint"] = base + "/oauth2/devicecode"
+		doc["end_session_endpoint"] = base + "/oauth2/logout"
+		doc["claims_supported"] = []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name", "family_name", "nickname"}
+		doc["check_session_iframe"] = base + "/oauth2/checksession"
+		doc["userinfo_endpoint"] = base + "/openid/userinfo"
+	})
+}
+
+// openIDConfig writes the metadata fields v1 and v2 share; version adds the
+// endpoints, issuer and lists that differ.
+func (s *Server) openIDConfig(w http.ResponseWriter, r *http.Request, rq *reqInfo, version func(base, issID string, doc map[string]any)) {
 	id, issID, t, ok := s.metadataTenant(w, r, rq)
 	if !ok {
 		return
@@ -155,33 +152,23 @@ func (s *Server) openIDConfigV1(w http.ResponseWriter, r *http.Request, rq *reqI
 	if t != nil {
 		region = t.RegionScope
 	}
-	metadataHeaders(w)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token_endpoint":                        base + "/oauth2/token",
+	doc := map[string]any{
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
-		"jwks_uri":                              "https://" + publicHost(r) + "/common/discovery/keys",
 		"response_modes_supported":              []string{"query", "fragment", "form_post"},
 		"subject_types_supported":               []string{"pairwise"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},
-		"scopes_supported":                      []string{"openid"},
-		"issuer":                                "https://sts.windows.net/" + issID + "/",
-		"microsoft_multi_refresh_token":         true,
-		"authorization_endpoint":                base + "/oauth2/authorize",
-		"device_authorization_endpoint":         base + "/oauth2/devicecode",
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
-		"end_session_endpoint":                  base + "/oauth2/logout",
-		"claims_supported":                      []string{"sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email", "given_name", "family_name", "nickname"},
-		"check_session_iframe":                  base + "/oauth2/checksession",
-		"userinfo_endpoint":                     base + "/openid/userinfo",
 		"kerberos_endpoint":                     base + "/kerberos",
 		"tenant_region_scope":                   region,
 		"cloud_instance_name":                   "microsoftonline.com",
 		"cloud_graph_host_name":                 "graph.windows.net",
 		"msgraph_host":                          "graph.microsoft.com",
 		"rbac_url":                              "https://pas.windows.net",
-	})
+	}
+	version(base, issID, doc)
+	metadataHeaders(w)
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // jwks serves the signing key; the v2 path adds the issuer template.
