@@ -169,6 +169,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	var rh flow.Headers
 	if tap != nil {
 		rh, _ = tap.takeResponseHead(resp.StatusCode)
+		tap.pause()
 	}
 	if rh == nil {
 		rh = canonicalHeaders(resp.Header, "")

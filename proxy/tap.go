@@ -28,7 +28,7 @@ type tapConn struct {
 
 	mu     sync.Mutex
 	buf    []byte
-	noRead bool // stop recording (the bytes are TLS records for another layer)
+	noRead bool // not recording: a hijacked tunnel, or an upstream body (pause)
 
 	closeOnce sync.Once
 	onClose   func()
@@ -172,9 +172,22 @@ func statusOf(line []byte) int {
 }
 
 // resetWindow forgets what was read so far.
+// An upstream connection's window is reset (and recording resumed) when a
+// request is about to go out on it, so it holds only that response.
 func (t *tapConn) resetWindow() {
 	t.mu.Lock()
 	t.buf = t.buf[:0]
+	t.noRead = false
+	t.mu.Unlock()
+}
+
+// pause stops recording until the next resetWindow: once an upstream
+// response's header block is taken, its body needs no second copy (the
+// capture tee keeps one).
+func (t *tapConn) pause() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.noRead = true
 	t.mu.Unlock()
 }
 

@@ -69,3 +69,29 @@ func TestTapWindowIsBounded(t *testing.T) {
 		t.Errorf("head after a large body was not found")
 	}
 }
+
+func TestPausedTapRecordsNothingUntilReset(t *testing.T) {
+	a, b := net.Pipe()
+	tc := newTapConn(a)
+	go func() {
+		b.Write([]byte("HTTP/1.1 200 OK\r\nA: b\r\n\r\n"))
+		b.Write(make([]byte, 1000)) // the body
+		b.Write([]byte("HTTP/1.1 204 No Content\r\nC: d\r\n\r\n"))
+		b.Close()
+	}()
+	buf := make([]byte, 4096)
+	tc.Read(buf)
+	if _, ok := tc.takeResponseHead(200); !ok {
+		t.Fatal("first head not found")
+	}
+	tc.pause()
+	tc.Read(buf) // body bytes while paused
+	if n := len(tc.recent(1 << 20)); n != 0 {
+		t.Errorf("paused tap recorded %d bytes", n)
+	}
+	tc.resetWindow()
+	tc.Read(buf)
+	if h, ok := tc.takeResponseHead(204); !ok || h.Get("C") != "d" {
+		t.Errorf("after reset the next head was not recovered: %v %v", h, ok)
+	}
+}
