@@ -205,6 +205,12 @@ func (x *exchange) finish(errText string) {
 	}
 	t := &f.Timings
 	t.Send, t.Wait, t.Receive = -1, -1, -1
+	if !x.wrote.IsZero() && !x.firstByte.IsZero() && x.firstByte.Before(x.wrote) {
+		// The upstream answered before the request body was fully written
+		// (an early error reply, or the write loop reporting late): sending
+		// ends where the answer begins, so no phase is negative.
+		x.wrote = x.firstByte
+	}
 	if !x.gotConn.IsZero() && !x.wrote.IsZero() {
 		t.Send = x.wrote.Sub(x.gotConn)
 	}
