@@ -26,10 +26,59 @@ var ErrTruncated = errors.New("body was truncated by the capture limit; decoded 
 // br, zstd, or a comma-separated chain of them). The raw bytes are never
 // changed. On failure it returns what could be decoded and an error that
 // names the encoding; callers show the raw view then.
+//
+// The result is computed once and kept with the body: decoders, rules and
+// the recorder all read the same body, and inflating it once is the budget.
+// Callers must not modify it. Like the rest of a Flow, a Body is not safe for
+// concurrent use; the pipeline's one goroutine is the only live reader.
 func (b *Body) Decoded() ([]byte, error) {
 	if b == nil || len(b.Raw) == 0 {
 		return nil, nil
 	}
+	if b.Encoding == "" {
+		return b.Raw, nil
+	}
+	if c := b.decoded; c == nil || c.from != &b.Raw[0] || c.fromLen != len(b.Raw) {
+		data, err := b.decode()
+		b.decoded = &decodedBody{from: &b.Raw[0], fromLen: len(b.Raw), data: data, err: err}
+	}
+	return b.decoded.data, b.decoded.err
+}
+
+// DecodedLen is how many bytes the cached decoded view holds beyond Raw, for
+// callers that budget memory; 0 before Decoded runs or for identity bodies.
+func (b *Body) DecodedLen() int {
+	if b == nil || b.decoded == nil || len(b.decoded.data) == 0 {
+		return 0
+	}
+	if len(b.Raw) > 0 && &b.decoded.data[0] == &b.Raw[0] {
+		return 0 // identity: the view is Raw itself
+	}
+	return len(b.decoded.data)
+}
+
+// WithoutBytes returns a copy of the body that keeps its size, encoding and
+// truncated mark but no bytes (raw or decoded), marked Truncated when bytes
+// were dropped. The receiver is not changed.
+func (b Body) WithoutBytes() Body {
+	if len(b.Raw) > 0 {
+		b.Raw = nil
+		b.Truncated = true
+	}
+	b.decoded = nil
+	return b
+}
+
+// decodedBody is Decoded's cached result. from remembers which bytes it was
+// computed from, so a Body whose Raw is replaced never serves a stale view.
+type decodedBody struct {
+	from    *byte
+	fromLen int
+	data    []byte
+	err     error
+}
+
+func (b *Body) decode() ([]byte, error) {
 	data := b.Raw
 	encs := strings.Split(b.Encoding, ",")
 	// Encodings are listed in the order they were applied: undo from the end.

@@ -64,6 +64,8 @@ type Body struct {
 	Truncated bool   `json:"truncated,omitempty"`
 	// Encoding is the Content-Encoding the body was sent with ("" for identity).
 	Encoding string `json:"encoding,omitempty"`
+
+	decoded *decodedBody // Decoded's cache
 }
 
 // Request is the client's request.

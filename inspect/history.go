@@ -70,7 +70,7 @@ func (h *History) add(v *View) {
 	}
 	if h.n == h.maxFlows {
 		old := h.ring[h.head]
-		h.bodyBytes -= bodySize(old.Flow)
+		h.bodyBytes -= old.histBytes
 		h.ring[h.head] = nil
 		h.head = (h.head + 1) % len(h.ring)
 		h.n--
@@ -86,7 +86,8 @@ func (h *History) add(v *View) {
 	}
 	h.ring[(h.head+h.n)%len(h.ring)] = v
 	h.n++
-	h.bodyBytes += bodySize(v.Flow)
+	v.histBytes = bodySize(v.Flow)
+	h.bodyBytes += v.histBytes
 	for h.bodyBytes > h.budget && h.stripped < h.n {
 		h.strip(h.At(h.stripped))
 		h.stripped++
@@ -103,36 +104,31 @@ func (h *History) strip(v *View) {
 	v.OAuth()
 	v.AuthResponse()
 	v.Tokens()
-	h.bodyBytes -= bodySize(v.Flow)
+	h.bodyBytes -= v.histBytes
+	v.histBytes = 0
 	f := *v.Flow
 	if f.Request != nil {
 		r := *f.Request
-		r.Body = stripBody(r.Body)
+		r.Body = r.Body.WithoutBytes()
 		f.Request = &r
 	}
 	if f.Response != nil {
 		r := *f.Response
-		r.Body = stripBody(r.Body)
+		r.Body = r.Body.WithoutBytes()
 		f.Response = &r
 	}
 	v.Flow = &f
 }
 
-func stripBody(b flow.Body) flow.Body {
-	if len(b.Raw) > 0 {
-		b.Raw = nil
-		b.Truncated = true
-	}
-	return b
-}
-
+// bodySize counts the bytes a flow's bodies keep alive: the captured bytes
+// and any decoded view the rules built from them.
 func bodySize(f *flow.Flow) int64 {
 	var n int64
 	if f.Request != nil {
-		n += int64(len(f.Request.Body.Raw))
+		n += int64(len(f.Request.Body.Raw) + f.Request.Body.DecodedLen())
 	}
 	if f.Response != nil {
-		n += int64(len(f.Response.Body.Raw))
+		n += int64(len(f.Response.Body.Raw) + f.Response.Body.DecodedLen())
 	}
 	return n
 }

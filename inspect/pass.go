@@ -24,6 +24,9 @@ type View struct {
 	authDone   bool
 	tokens     []FoundToken
 	tokensDone bool
+	// histBytes is what the History counted for this view's bodies when it
+	// took it in, so it subtracts the same amount however the view changed.
+	histBytes int64
 }
 
 // OAuth returns the request's OAuth parameters (decode.OAuthParams),

@@ -67,6 +67,13 @@ func (b *capBuffer) Write(p []byte) {
 		p = p[:room]
 		b.truncated = true
 	}
+	if need := len(b.buf) + len(p); need > cap(b.buf) {
+		// Double, up to the cap: append alone grows large slices by a
+		// quarter, which copied a 1 MiB body of unknown length five times.
+		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 4096), int(b.max)))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
 	b.buf = append(b.buf, p...)
 }
 

@@ -39,7 +39,9 @@ type Notice struct {
 }
 
 // Events receives what the proxy produces. Both callbacks are called from
-// request goroutines and must not block: hand the value to a queue.
+// request goroutines. Notice must not block. Flow is called once the
+// exchange is complete; it may wait, within a bound, for a working recorder
+// (internal/pipeline's back-pressure), but must never wait without one.
 type Events struct {
 	Flow   func(*flow.Flow)
 	Notice func(Notice)

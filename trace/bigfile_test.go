@@ -33,7 +33,7 @@ func bigEntry() []byte {
 		},
 		Timings: flow.Timings{Start: testStart, DNS: -1, Connect: -1, TLS: -1, Send: time.Millisecond, Wait: 20 * time.Millisecond, Receive: time.Millisecond},
 	}
-	return EntryFromFlow(f).appendJSON(nil)
+	return marshal(EntryFromFlow(f).encode)
 }
 
 // writeBigHAR writes a HAR of at least size bytes made of copies of one

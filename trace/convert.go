@@ -33,6 +33,20 @@ const maxFormParams = 1000
 // without a response gets an empty response with status 0, because the schema
 // requires one.
 func EntryFromFlow(f *flow.Flow) *Entry {
+	e := entryFromFlow(f)
+	// Callers of the model read Text; the writer needs no string copy.
+	if p := e.Request.PostData; p != nil && p.body != nil {
+		p.Text, p.body = p.body.String(), nil
+	}
+	if c := &e.Response.Content; c.body != nil {
+		c.Text, c.body = c.body.String(), nil
+	}
+	return e
+}
+
+// entryFromFlow is EntryFromFlow with bodies left as bytes for the writer,
+// which encodes them straight into its output.
+func entryFromFlow(f *flow.Flow) *Entry {
 	e := &Entry{
 		StartedDateTime: f.Timings.Start.UTC().Format(dateLayout),
 		Time:            millis(f.Timings.Total()),
@@ -179,15 +193,13 @@ func viewBody(b *flow.Body) bodyView {
 	return v
 }
 
-// text returns the body as HAR text and the encoding to declare.
-func (v bodyView) text() (text, encoding string) {
+// text returns the body as the writer stores it, or nil when it is empty.
+func (v bodyView) text() *bodyText {
 	if len(v.data) == 0 {
-		return "", ""
+		return nil
 	}
-	if utf8.Valid(v.data) {
-		return string(v.data), ""
-	}
-	return base64.StdEncoding.EncodeToString(v.data), "base64"
+	t := newBodyText(v.data)
+	return &t
 }
 
 func (v bodyView) comment(b *flow.Body) string {
@@ -204,7 +216,9 @@ func (v bodyView) comment(b *flow.Body) string {
 func postDataFromFlow(r *flow.Request) *PostData {
 	v := viewBody(&r.Body)
 	p := &PostData{MimeType: r.Header.Get("Content-Type"), Truncated: v.truncated}
-	p.Text, p.Encoding = v.text()
+	if p.body = v.text(); p.body != nil {
+		p.Encoding = p.body.encoding()
+	}
 	p.Comment = v.comment(&r.Body)
 	if !v.raw && !v.truncated {
 		p.Params = formParams(p.MimeType, v.data)
@@ -389,7 +403,9 @@ func responseFromFlow(r *flow.Response, start time.Time) *Response {
 			Comment:   v.comment(&r.Body),
 		},
 	}
-	out.Content.Text, out.Content.Encoding = v.text()
+	if out.Content.body = v.text(); out.Content.body != nil {
+		out.Content.Encoding = out.Content.body.encoding()
+	}
 	switch {
 	case v.raw || (v.truncated && r.Body.Encoding != ""):
 		// The full decoded size is unknown; report what is here.

@@ -1,43 +1,180 @@
 package trace
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"io"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The HAR writer is hand-written rather than left to encoding/json: the
 // recorder runs for every proxied exchange, and encoding/json re-validates
 // the output of every nested MarshalJSON, which would scan each captured body
-// once per nesting level. These functions append to a caller's buffer so the
-// recorder can reuse one.
+// once per nesting level. Bodies are escaped (or base64-encoded) straight
+// from the captured bytes into the output in chunks, so writing a 10 MiB body
+// costs one pass over it and a fixed buffer, never a copy of the whole entry.
+
+// flushSize is how much an encoder with an output gathers before it writes:
+// large enough that small entries go out many to a write, small enough that
+// a large body never needs more than this in memory.
+const flushSize = 256 << 10
+
+// bodyChunk is how much of a body is encoded at a time; a multiple of 3, so
+// base64 chunks join into one valid encoding.
+const bodyChunk = 48 << 10
+
+// encoder gathers HAR JSON in b. With out set, b is written to out whenever
+// it holds flushSize bytes, and the first write error is kept in err (later
+// writes are skipped); with out nil, the whole document stays in b.
+type encoder struct {
+	b   []byte
+	out io.Writer
+	err error
+}
+
+func (e *encoder) flushIfFull() {
+	if e.out != nil && len(e.b) >= flushSize {
+		e.flush()
+	}
+}
+
+// flush writes what b holds to out.
+func (e *encoder) flush() {
+	if e.out == nil || len(e.b) == 0 {
+		return
+	}
+	if e.err == nil {
+		_, e.err = e.out.Write(e.b)
+	}
+	e.b = e.b[:0]
+}
+
+// bodyText is a body kept as bytes until it is written: text is escaped
+// and binary base64-encoded straight into the output, with no string copy.
+type bodyText struct {
+	data   []byte
+	base64 bool
+}
+
+// newBodyText chooses how HAR stores data: as text when it is UTF-8 without
+// control characters other than whitespace, else as base64 (a NUL written as
+// "\u0000" is six bytes and no longer reads as binary).
+func newBodyText(data []byte) bodyText {
+	return bodyText{data: data, base64: !isText(data)}
+}
+
+func isText(data []byte) bool {
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		if hasLess(binary.LittleEndian.Uint64(data[i:]), 0x20) != 0 {
+			break // look at these eight one by one
+		}
+	}
+	for _, c := range data[i:] {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
+			return false
+		}
+	}
+	return utf8.Valid(data)
+}
+
+// Word-at-a-time byte tests (the classic bit tricks): each returns a word
+// with the high bit set in every byte of x that matches, give or take a
+// false positive in a byte above a true match, which only sends the scan
+// to its careful path.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasLess flags bytes of x below n (n ≤ 128).
+func hasLess(x uint64, n byte) uint64 { return (x - ones*uint64(n)) & ^x & highs }
+
+// hasByte flags bytes of x equal to c.
+func hasByte(x uint64, c byte) uint64 { return hasLess(x^(ones*uint64(c)), 1) }
+
+// encoding is the HAR content encoding to declare for t.
+func (t bodyText) encoding() string {
+	if t.base64 && len(t.data) > 0 {
+		return "base64"
+	}
+	return ""
+}
+
+// String returns the text as HAR holds it, for callers of the Entry model.
+func (t bodyText) String() string {
+	if t.base64 {
+		return base64.StdEncoding.EncodeToString(t.data)
+	}
+	return string(t.data)
+}
+
+// body writes t as a JSON string, a chunk at a time.
+func (e *encoder) body(t bodyText) {
+	if e.out == nil {
+		// Everything stays in b: reserve the room once.
+		n := len(t.data) + 2
+		if t.base64 {
+			n = base64.StdEncoding.EncodedLen(len(t.data)) + 2
+		}
+		e.b = slices.Grow(e.b, n)
+	}
+	e.b = append(e.b, '"')
+	data := t.data
+	for len(data) > 0 {
+		n := min(len(data), bodyChunk)
+		if t.base64 {
+			e.b = base64.StdEncoding.AppendEncode(e.b, data[:n])
+		} else {
+			if n < len(data) {
+				// Cut before a rune that straddles the chunk's end.
+				for k := n; k > n-utf8.UTFMax && k > 0; k-- {
+					if utf8.RuneStart(data[k]) {
+						n = k
+						break
+					}
+				}
+			}
+			e.b = appendEscaped(e.b, data[:n])
+		}
+		data = data[n:]
+		e.flushIfFull()
+	}
+	e.b = append(e.b, '"')
+}
 
 // objWriter appends the members of one JSON object.
 type objWriter struct {
-	b     []byte
+	e     *encoder
 	first bool
 }
 
-func openObj(b []byte) objWriter { return objWriter{b: append(b, '{'), first: true} }
+func openObj(e *encoder) objWriter {
+	e.b = append(e.b, '{')
+	return objWriter{e: e, first: true}
+}
 
-func (w *objWriter) close() []byte { return append(w.b, '}') }
+func (w *objWriter) close() { w.e.b = append(w.e.b, '}') }
 
 func (w *objWriter) key(k string) {
 	if !w.first {
-		w.b = append(w.b, ',')
+		w.e.b = append(w.e.b, ',')
 	}
 	w.first = false
-	w.b = appendString(w.b, k)
-	w.b = append(w.b, ':')
+	w.e.b = appendString(w.e.b, k)
+	w.e.b = append(w.e.b, ':')
 }
 
 func (w *objWriter) str(k, v string) {
 	w.key(k)
-	w.b = appendString(w.b, v)
+	w.e.b = appendString(w.e.b, v)
 }
 
 func (w *objWriter) strOmit(k, v string) {
@@ -46,27 +183,39 @@ func (w *objWriter) strOmit(k, v string) {
 	}
 }
 
+// text writes a body field: from body bytes when the entry came from a
+// flow, else from the model's string.
+func (w *objWriter) text(k string, body *bodyText, s string) {
+	switch {
+	case body != nil && len(body.data) > 0:
+		w.key(k)
+		w.e.body(*body)
+	case body == nil:
+		w.strOmit(k, s)
+	}
+}
+
 func (w *objWriter) int(k string, v Int) {
 	w.key(k)
-	w.b = strconv.AppendInt(w.b, int64(v), 10)
+	w.e.b = strconv.AppendInt(w.e.b, int64(v), 10)
 }
 
 func (w *objWriter) num(k string, v float64) {
 	w.key(k)
-	w.b = appendMillis(w.b, v)
+	w.e.b = appendMillis(w.e.b, v)
 }
 
 func (w *objWriter) boolTrue(k string, v bool) {
 	if v {
 		w.key(k)
-		w.b = append(w.b, "true"...)
+		w.e.b = append(w.e.b, "true"...)
 	}
 }
 
 func (w *objWriter) raw(k string, v json.RawMessage) {
 	if len(v) > 0 && json.Valid(v) {
 		w.key(k)
-		w.b = append(w.b, v...)
+		w.e.b = append(w.e.b, v...)
 	}
 }
 
@@ -107,13 +256,28 @@ func appendMillis(b []byte, v float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// encoding/json does, since JSON text cannot carry it; bodies that are not
-// UTF-8 are written as base64 before they get here.
+// appendString writes s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// The bytes are only read: viewing the string as a slice saves a copy.
+	b = appendEscaped(b, unsafe.Slice(unsafe.StringData(s), len(s)))
+	return append(b, '"')
+}
+
+// appendEscaped writes s as the inside of a JSON string. Invalid UTF-8
+// becomes U+FFFD, as encoding/json does, since JSON text cannot carry it;
+// bodies that are not text are written as base64 before they get here.
+func appendEscaped(b []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain ASCII bytes at a time: most of a body is.
+		if i+8 <= len(s) {
+			x := binary.LittleEndian.Uint64(s[i:])
+			if (x&highs)|hasLess(x, 0x20)|hasByte(x, '"')|hasByte(x, '\\') == 0 {
+				i += 8
+				continue
+			}
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -137,7 +301,7 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -156,27 +320,26 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
-func (e *Entry) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (e *Entry) encode(enc *encoder) {
+	w := openObj(enc)
 	w.strOmit("pageref", e.Pageref)
 	w.str("startedDateTime", e.StartedDateTime)
 	w.num("time", e.Time)
 	w.key("request")
-	w.b = e.Request.appendJSON(w.b)
+	e.Request.encode(w.e)
 	w.key("response")
 	if e.Response != nil {
-		w.b = e.Response.appendJSON(w.b)
+		e.Response.encode(w.e)
 	} else {
-		w.b = emptyResponse().appendJSON(w.b)
+		emptyResponse().encode(w.e)
 	}
 	w.key("cache")
-	w.b = e.Cache.appendJSON(w.b)
+	e.Cache.encode(w.e)
 	w.key("timings")
-	w.b = e.Timings.appendJSON(w.b)
+	e.Timings.encode(w.e)
 	w.strOmit("serverIPAddress", e.ServerIPAddress)
 	w.strOmit("connection", e.Connection)
 	w.strOmit("comment", e.Comment)
@@ -184,48 +347,48 @@ func (e *Entry) appendJSON(b []byte) []byte {
 	w.strOmit("_clientAddress", e.ClientAddress)
 	if e.ClientTLS != nil {
 		w.key("_aadproxyClientTLS")
-		w.b = e.ClientTLS.appendJSON(w.b)
+		e.ClientTLS.encode(w.e)
 	}
 	if e.ServerTLS != nil {
 		w.key("_aadproxyServerTLS")
-		w.b = e.ServerTLS.appendJSON(w.b)
+		e.ServerTLS.encode(w.e)
 	}
 	w.strOmit("_aadproxyDone", e.Done)
 	w.extra(e.Extra, reflect.TypeFor[Entry]())
-	return w.close()
+	w.close()
 }
 
-func (t *TLS) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (t *TLS) encode(enc *encoder) {
+	w := openObj(enc)
 	w.str("version", t.Version)
 	w.strOmit("alpn", t.ALPN)
 	w.strOmit("serverName", t.ServerName)
-	return w.close()
+	w.close()
 }
 
-func appendNameValues(b []byte, list []NameValue) []byte {
-	b = append(b, '[')
+func appendNameValues(e *encoder, list []NameValue) {
+	e.b = append(e.b, '[')
 	for i := range list {
 		if i > 0 {
-			b = append(b, ',')
+			e.b = append(e.b, ',')
 		}
-		w := openObj(b)
+		w := openObj(e)
 		w.str("name", list[i].Name)
 		w.str("value", list[i].Value)
 		w.strOmit("comment", list[i].Comment)
-		b = w.close()
+		w.close()
 	}
-	return append(b, ']')
+	e.b = append(e.b, ']')
 }
 
-func appendCookies(b []byte, list []Cookie) []byte {
-	b = append(b, '[')
+func appendCookies(e *encoder, list []Cookie) {
+	e.b = append(e.b, '[')
 	for i := range list {
 		if i > 0 {
-			b = append(b, ',')
+			e.b = append(e.b, ',')
 		}
 		c := &list[i]
-		w := openObj(b)
+		w := openObj(e)
 		w.str("name", c.Name)
 		w.str("value", c.Value)
 		w.strOmit("path", c.Path)
@@ -235,71 +398,71 @@ func appendCookies(b []byte, list []Cookie) []byte {
 		w.boolTrue("secure", c.Secure)
 		w.strOmit("sameSite", c.SameSite)
 		w.strOmit("comment", c.Comment)
-		b = w.close()
+		w.close()
 	}
-	return append(b, ']')
+	e.b = append(e.b, ']')
 }
 
-func (r *Request) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (r *Request) encode(enc *encoder) {
+	w := openObj(enc)
 	w.str("method", r.Method)
 	w.str("url", r.URL)
 	w.str("httpVersion", r.HTTPVersion)
 	w.key("cookies")
-	w.b = appendCookies(w.b, r.Cookies)
+	appendCookies(w.e, r.Cookies)
 	w.key("headers")
-	w.b = appendNameValues(w.b, r.Headers)
+	appendNameValues(w.e, r.Headers)
 	w.key("queryString")
-	w.b = appendNameValues(w.b, r.QueryString)
+	appendNameValues(w.e, r.QueryString)
 	if r.PostData != nil {
 		w.key("postData")
-		w.b = r.PostData.appendJSON(w.b)
+		r.PostData.encode(w.e)
 	}
 	w.int("headersSize", r.HeadersSize)
 	w.int("bodySize", r.BodySize)
 	w.strOmit("comment", r.Comment)
 	w.extra(r.Extra, reflect.TypeFor[Request]())
-	return w.close()
+	w.close()
 }
 
-func (p *PostData) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (p *PostData) encode(enc *encoder) {
+	w := openObj(enc)
 	w.str("mimeType", p.MimeType)
-	w.strOmit("text", p.Text)
+	w.text("text", p.body, p.Text)
 	if len(p.Params) > 0 {
 		w.key("params")
-		w.b = append(w.b, '[')
+		enc.b = append(enc.b, '[')
 		for i := range p.Params {
 			if i > 0 {
-				w.b = append(w.b, ',')
+				enc.b = append(enc.b, ',')
 			}
-			pw := openObj(w.b)
+			pw := openObj(enc)
 			pw.str("name", p.Params[i].Name)
 			pw.strOmit("value", p.Params[i].Value)
 			pw.strOmit("fileName", p.Params[i].FileName)
 			pw.strOmit("contentType", p.Params[i].ContentType)
 			pw.strOmit("comment", p.Params[i].Comment)
-			w.b = pw.close()
+			pw.close()
 		}
-		w.b = append(w.b, ']')
+		enc.b = append(enc.b, ']')
 	}
 	w.strOmit("encoding", p.Encoding)
 	w.strOmit("comment", p.Comment)
 	w.boolTrue("_aadproxyTruncated", p.Truncated)
-	return w.close()
+	w.close()
 }
 
-func (r *Response) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (r *Response) encode(enc *encoder) {
+	w := openObj(enc)
 	w.int("status", r.Status)
 	w.str("statusText", r.StatusText)
 	w.str("httpVersion", r.HTTPVersion)
 	w.key("cookies")
-	w.b = appendCookies(w.b, r.Cookies)
+	appendCookies(w.e, r.Cookies)
 	w.key("headers")
-	w.b = appendNameValues(w.b, r.Headers)
+	appendNameValues(w.e, r.Headers)
 	w.key("content")
-	w.b = r.Content.appendJSON(w.b)
+	r.Content.encode(w.e)
 	w.str("redirectURL", r.RedirectURL)
 	w.int("headersSize", r.HeadersSize)
 	w.int("bodySize", r.BodySize)
@@ -307,35 +470,35 @@ func (r *Response) appendJSON(b []byte) []byte {
 	w.strOmit("_error", r.Error)
 	w.boolTrue("_aadproxySynthetic", r.Synthetic)
 	w.extra(r.Extra, reflect.TypeFor[Response]())
-	return w.close()
+	w.close()
 }
 
-func (c *Content) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (c *Content) encode(enc *encoder) {
+	w := openObj(enc)
 	w.int("size", c.Size)
 	if c.Compression != 0 {
 		w.int("compression", c.Compression)
 	}
 	w.str("mimeType", c.MimeType)
-	w.strOmit("text", c.Text)
+	w.text("text", c.body, c.Text)
 	w.strOmit("encoding", c.Encoding)
 	w.strOmit("comment", c.Comment)
 	w.boolTrue("_aadproxyTruncated", c.Truncated)
 	w.boolTrue("_aadproxyRawContent", c.Raw)
 	w.extra(c.Extra, reflect.TypeFor[Content]())
-	return w.close()
+	w.close()
 }
 
-func (c *Cache) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (c *Cache) encode(enc *encoder) {
+	w := openObj(enc)
 	w.raw("beforeRequest", c.BeforeRequest)
 	w.raw("afterRequest", c.AfterRequest)
 	w.strOmit("comment", c.Comment)
-	return w.close()
+	w.close()
 }
 
-func (t *Timings) appendJSON(b []byte) []byte {
-	w := openObj(b)
+func (t *Timings) encode(enc *encoder) {
+	w := openObj(enc)
 	w.num("blocked", t.Blocked)
 	w.num("dns", t.DNS)
 	w.num("connect", t.Connect)
@@ -345,7 +508,7 @@ func (t *Timings) appendJSON(b []byte) []byte {
 	w.num("ssl", t.SSL)
 	w.strOmit("comment", t.Comment)
 	w.extra(t.Extra, reflect.TypeFor[Timings]())
-	return w.close()
+	w.close()
 }
 
 // emptyResponse is the response written for an exchange that got none: the
@@ -363,13 +526,14 @@ func emptyResponse() *Response {
 // logHeader is the start of a HAR document up to and including the "[" that
 // opens log.entries; the recorder and the converter both begin with it.
 func logHeader(creator, version string) []byte {
-	w := openObj([]byte(`{"log":`))
+	enc := &encoder{b: []byte(`{"log":`)}
+	w := openObj(enc)
 	w.str("version", "1.2")
 	w.key("creator")
-	cw := openObj(w.b)
+	cw := openObj(enc)
 	cw.str("name", creator)
 	cw.str("version", version)
-	w.b = cw.close()
+	cw.close()
 	w.key("entries")
-	return append(w.b, '[')
+	return append(enc.b, '[')
 }

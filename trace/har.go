@@ -153,6 +153,10 @@ type PostData struct {
 	Comment  string  `json:"comment,omitempty"`
 	// Truncated marks a body cut by aadproxy's capture limit.
 	Truncated bool `json:"_aadproxyTruncated,omitempty"`
+
+	// body, when set, is written in place of Text: the writer encodes it
+	// straight from the captured bytes (see bodyText).
+	body *bodyText
 }
 
 // Param is one field of a form body.
@@ -180,6 +184,9 @@ type Content struct {
 	Raw bool `json:"_aadproxyRawContent,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
+
+	// body, when set, is written in place of Text (see PostData.body).
+	body *bodyText
 }
 
 // Cache is HAR's cache object; aadproxy keeps whatever a browser wrote.
@@ -307,19 +314,25 @@ func (t *Timings) UnmarshalJSON(b []byte) error {
 }
 
 // MarshalJSON writes the entry with its extra fields.
-func (e Entry) MarshalJSON() ([]byte, error) { return e.appendJSON(nil), nil }
+func (e Entry) MarshalJSON() ([]byte, error) { return marshal(e.encode), nil }
 
 // MarshalJSON writes the request with its extra fields.
-func (r Request) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
+func (r Request) MarshalJSON() ([]byte, error) { return marshal(r.encode), nil }
 
 // MarshalJSON writes the response with its extra fields.
-func (r Response) MarshalJSON() ([]byte, error) { return r.appendJSON(nil), nil }
+func (r Response) MarshalJSON() ([]byte, error) { return marshal(r.encode), nil }
 
 // MarshalJSON writes the content with its extra fields.
-func (c Content) MarshalJSON() ([]byte, error) { return c.appendJSON(nil), nil }
+func (c Content) MarshalJSON() ([]byte, error) { return marshal(c.encode), nil }
 
 // MarshalJSON writes the timings with their extra fields.
-func (t Timings) MarshalJSON() ([]byte, error) { return t.appendJSON(nil), nil }
+func (t Timings) MarshalJSON() ([]byte, error) { return marshal(t.encode), nil }
+
+func marshal(encode func(*encoder)) []byte {
+	var enc encoder
+	encode(&enc)
+	return enc.b
+}
 
 // decodeWithExtra decodes b into the struct v points to and returns the
 // object's fields that v has no field for. It rejects non-objects, so a

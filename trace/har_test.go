@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os"
@@ -345,10 +346,13 @@ func TestEntryFromFlowBodies(t *testing.T) {
 		{"empty", flow.Body{}, "", "", "", nil, false},
 		{"form", body("a=1&b=%20x&c"), "application/x-www-form-urlencoded; charset=utf-8", "a=1&b=%20x&c", "",
 			[]Param{{Name: "a", Value: "1"}, {Name: "b", Value: " x"}, {Name: "c"}}, false},
-		{"multipart", body(multipartBody), "multipart/form-data; boundary=XyZ", multipartBody, "",
+		// A NUL is binary: base64, not "\u0000" text.
+		{"multipart", body(multipartBody), "multipart/form-data; boundary=XyZ", base64.StdEncoding.EncodeToString([]byte(multipartBody)), "base64",
 			[]Param{{Name: "note", Value: "hello"}, {Name: "file", FileName: "a.bin", ContentType: "application/octet-stream"}}, false},
 		{"json", body(`{"a":1}`), "application/json", `{"a":1}`, "", nil, false},
 		{"binary", body("\xff\xfe"), "application/octet-stream", "//4=", "base64", nil, false},
+		{"control bytes", body("a\x00b\x01"), "application/octet-stream", "YQBiAQ==", "base64", nil, false},
+		{"text with whitespace", body("a\tb\r\nc\f"), "text/plain", "a\tb\r\nc\f", "", nil, false},
 		{"gzip", flow.Body{Raw: gz("x=1"), Size: 23, Encoding: "gzip"}, "application/x-www-form-urlencoded", "x=1", "", []Param{{Name: "x", Value: "1"}}, false},
 		{"bad gzip", flow.Body{Raw: []byte("not gzip"), Size: 8, Encoding: "gzip"}, "text/plain", "not gzip", "", nil, true},
 	}
@@ -458,7 +462,7 @@ func FuzzReader(f *testing.F) {
 		e := EntryFromFlow(fl)
 		buf.Reset()
 		buf.WriteString(`{"log":{"version":"1.2","creator":{"name":"a","version":"1"},"entries":[`)
-		buf.Write(e.appendJSON(nil))
+		buf.Write(marshal(e.encode))
 		buf.WriteString("]}}")
 		f.Add(bytes.Clone(buf.Bytes()))
 	}
@@ -480,7 +484,7 @@ func FuzzReader(f *testing.F) {
 				continue
 			}
 			// Whatever was read must be writable as valid JSON.
-			if out := EntryFromFlow(fl).appendJSON(nil); !json.Valid(out) {
+			if out := marshal(EntryFromFlow(fl).encode); !json.Valid(out) {
 				t.Fatalf("EntryFromFlow of a read entry wrote invalid JSON: %s", out)
 			}
 			if out, err := json.Marshal(e); err != nil || !json.Valid(out) {

@@ -307,19 +307,16 @@ func (h *harWriter) write(f *flow.Flow) error {
 	if h.err != nil {
 		return h.err
 	}
-	buf := h.buf[:0]
+	enc := &encoder{b: h.buf[:0], out: h.w}
 	if h.n > 0 {
-		buf = append(buf, ',')
+		enc.b = append(enc.b, ',')
 	}
-	buf = append(buf, '\n')
-	buf = EntryFromFlow(f).appendJSON(buf)
-	if cap(buf) <= maxKeptBuffer {
-		h.buf = buf
-	} else {
-		h.buf = nil
-	}
-	if _, err := h.w.Write(buf); err != nil {
-		h.err = fmt.Errorf("write HAR entry %d: %w", h.n, err)
+	enc.b = append(enc.b, '\n')
+	entryFromFlow(f).encode(enc)
+	enc.flush()
+	h.buf = enc.b[:0]
+	if enc.err != nil {
+		h.err = fmt.Errorf("write HAR entry %d: %w", h.n, enc.err)
 		return h.err
 	}
 	h.n++

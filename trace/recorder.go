@@ -3,7 +3,9 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/aadproxy/aadproxy/flow"
@@ -13,10 +15,6 @@ import (
 // ends with it, so it is a complete HAR after every write.
 const trailer = "\n]}}\n"
 
-// maxKeptBuffer is the largest encoding buffer the recorder keeps between
-// writes; one huge entry should not pin its memory for the whole session.
-const maxKeptBuffer = 1 << 20
-
 // ErrClosed is returned by Write on a closed Recorder.
 var ErrClosed = errors.New("recorder is closed")
 
@@ -24,20 +22,23 @@ var ErrClosed = errors.New("recorder is closed")
 // a kill -9 at any moment leaves every written entry readable. It holds no
 // entries in memory and never rereads the file.
 //
-// Each entry is written with a single positioned write over the trailer,
-// containing the separator, the entry and a new trailer, so the file is a
-// complete document before and after that write. A write the kernel cuts
-// short (a kill during the copy of a very large entry, a full disk) can leave
-// only that last entry damaged; ReadFile then delivers every entry before it
-// and reports a *DamageError.
+// A batch of flows is written over the trailer, followed by a new trailer.
+// Up to flushSize of encoded entries that is one positioned write, so the
+// file goes from one complete document to the next. A larger batch (large
+// bodies) is written in flushSize pieces as it is encoded, so memory stays
+// fixed whatever the body size; a kill in the middle of such a batch, or a
+// write the kernel cuts short, leaves only the entry being written damaged:
+// ReadFile delivers every entry before it and reports a *DamageError. When a
+// write fails, the recorder puts the trailer back after the last complete
+// batch, so the file is again a valid HAR without it.
 type Recorder struct {
 	mu    sync.Mutex
 	file  *os.File
 	path  string
 	off   int64 // where the trailer starts
 	n     int
-	buf   []byte
-	dirty bool // a failed write may have left bytes past the trailer
+	buf   []byte // the encoder's buffer, kept between batches
+	dirty bool   // a failed write may have left bytes past the trailer
 }
 
 // Create starts a new recording at path, replacing any file there. The file
@@ -77,56 +78,65 @@ func (r *Recorder) Write(f *flow.Flow) error {
 	return r.WriteBatch([]*flow.Flow{f})
 }
 
-// WriteBatch appends flows in order with a single write, so the file goes
-// from one valid HAR to the next with all of them in, or (if the write
-// fails) with none. Under load the pipeline hands over what has queued up
-// at once, saving a system call per flow.
+// WriteBatch appends flows in order: with all of them in, or (if a write
+// fails) with none. Under load the pipeline hands over what has queued up at
+// once, so many small entries share a system call.
 func (r *Recorder) WriteBatch(fs []*flow.Flow) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	entries := make([]*Entry, len(fs))
-	for i, f := range fs {
-		if f == nil {
-			return errors.New("record flow: flow is nil")
-		}
-		entries[i] = EntryFromFlow(f)
+	if slices.Contains(fs, nil) {
+		return errors.New("record flow: flow is nil")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.file == nil {
 		return ErrClosed
 	}
-	buf := r.buf[:0]
-	for i, e := range entries {
+	out := io.NewOffsetWriter(r.file, r.off)
+	enc := &encoder{b: r.buf[:0], out: out}
+	for i, f := range fs {
 		if r.n+i > 0 {
-			buf = append(buf, ',')
+			enc.b = append(enc.b, ',')
 		}
-		buf = append(buf, '\n')
-		buf = e.appendJSON(buf)
+		enc.b = append(enc.b, '\n')
+		entryFromFlow(f).encode(enc)
+		enc.flushIfFull()
 	}
-	end := len(buf)
-	buf = append(buf, trailer...)
-	if cap(buf) <= maxKeptBuffer {
-		r.buf = buf
-	} else {
-		r.buf = nil
-	}
+	written, _ := out.Seek(0, io.SeekCurrent)  // relative to r.off
+	end := r.off + written + int64(len(enc.b)) // where the new trailer starts
+	enc.b = append(enc.b, trailer...)
+	enc.flush()
+	r.buf = enc.b[:0]
 	first := fs[0].Index
-	if _, err := r.file.WriteAt(buf, r.off); err != nil {
+	if enc.err != nil {
 		r.dirty = true
-		return fmt.Errorf("record flow %d to %s: %w", first, r.path, err)
+		r.restoreTrailer()
+		return fmt.Errorf("record flow %d to %s: %w", first, r.path, enc.err)
 	}
 	if r.dirty {
 		// A failed write may have gone further than this one did.
-		if err := r.file.Truncate(r.off + int64(len(buf))); err != nil {
+		if err := r.file.Truncate(end + int64(len(trailer))); err != nil {
 			return fmt.Errorf("record flow %d to %s: %w", first, r.path, err)
 		}
 		r.dirty = false
 	}
-	r.off += int64(end)
+	r.off = end
 	r.n += len(fs)
 	return nil
+}
+
+// restoreTrailer puts the trailer back where the failed batch began, so the
+// file is a complete HAR of the batches before it. The bytes it overwrites
+// were already written once, so this usually succeeds even on a full disk;
+// if it fails, the next successful write repairs the file.
+func (r *Recorder) restoreTrailer() {
+	if _, err := r.file.WriteAt([]byte(trailer), r.off); err != nil {
+		return
+	}
+	if err := r.file.Truncate(r.off + int64(len(trailer))); err == nil {
+		r.dirty = false
+	}
 }
 
 // Count returns how many entries have been written.

@@ -35,7 +35,8 @@ func wantAfterRoundTrip(f *flow.Flow, index int) *flow.Flow {
 		if resp.Body.Encoding != "" {
 			d, err := resp.Body.Decoded()
 			if err == nil {
-				resp.Body.Raw, resp.Body.Encoding = d, ""
+				// A new Body: HAR holds the decoded bytes, and no cache.
+				resp.Body = flow.Body{Raw: d, Size: resp.Body.Size, Truncated: resp.Body.Truncated}
 			}
 		}
 		w.Response = &resp

@@ -487,7 +487,7 @@ func FuzzReadSAZ(f *testing.F) {
 				t.Fatalf("flow %d has no request", i)
 			}
 			// Whatever was read must convert to HAR and to SAZ again.
-			if out := EntryFromFlow(fl).appendJSON(nil); len(out) == 0 {
+			if out := marshal(EntryFromFlow(fl).encode); len(out) == 0 {
 				t.Fatal("empty entry")
 			}
 			return NewSAZWriter(io.Discard, 1).Write(fl)

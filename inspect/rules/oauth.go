@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -53,17 +54,29 @@ func oauthMentions(value string) func(*flow.Flow) bool {
 		}
 		return false
 	}
-	body := func(b flow.Body) bool {
+	// Bodies are searched as bytes: the history holds up to its whole body
+	// budget, and a string copy of each body per lookup cost more than the
+	// search itself.
+	byteForms := make([][]byte, len(forms))
+	for i, v := range forms {
+		byteForms[i] = []byte(v)
+	}
+	body := func(b *flow.Body) bool {
 		if b.Encoding != "" && !strings.EqualFold(b.Encoding, "identity") {
 			return len(b.Raw) > 0
 		}
-		return in(string(b.Raw))
+		for _, v := range byteForms {
+			if bytes.Contains(b.Raw, v) {
+				return true
+			}
+		}
+		return false
 	}
 	return func(f *flow.Flow) bool {
 		if f == nil || f.Request == nil || value == "" {
 			return false
 		}
-		if in(f.Request.URL) || body(f.Request.Body) {
+		if in(f.Request.URL) || body(&f.Request.Body) {
 			return true
 		}
 		if f.Response == nil {
@@ -74,7 +87,7 @@ func oauthMentions(value string) func(*flow.Flow) bool {
 				return true
 			}
 		}
-		return body(f.Response.Body)
+		return body(&f.Response.Body)
 	}
 }
 

@@ -1,12 +1,17 @@
 // Package pipeline carries finished flows from the proxy to the sinks, one
-// way: inspect, then record, then show. It owns ordering and back-pressure:
-// the proxy hands flows over without ever blocking, the recorder sees every
-// flow before any output shows it, and outputs (console, JSON, UI) read from
-// bounded queues that drop and count when a consumer is slow. It must not
-// decode traffic itself or touch goproxy.
+// way: inspect, then record, then show. It owns ordering, back-pressure and
+// the memory bound between the proxy and the sinks: the recorder sees every
+// flow before any output shows it; the queue in front of the inspector and
+// the recorder is bounded in bytes, and while it is full a working recorder
+// makes the proxy's hand-over wait (nothing is dropped from a recording),
+// whereas with no recorder, or a failing one, the hand-over never waits (the
+// flow is dropped and counted); outputs (console, JSON, UI) read from queues
+// bounded in events and bytes that drop and count when a consumer is slow.
+// It must not decode traffic itself or touch goproxy.
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -23,8 +28,8 @@ type Inspector interface {
 }
 
 // Recorder stores every flow (trace.Recorder). It is never skipped.
-// WriteBatch writes flows in order with one write: under load the pipeline
-// hands over everything that queued up at once.
+// WriteBatch writes flows in order: under load the pipeline hands over
+// what queued up at once, so small flows share a write.
 type Recorder interface {
 	WriteBatch([]*flow.Flow) error
 }
@@ -40,11 +45,65 @@ type Output interface {
 	Dropped(n int64)
 }
 
+// Defaults for Options.
+const (
+	// DefaultQueueBytes bounds the flows waiting for the inspector and the
+	// recorder. It is also how far a recording may trail what clients have
+	// already received: what a kill -9 can lose.
+	DefaultQueueBytes = 64 << 20
+	// DefaultOutputBytes bounds each output's queue.
+	DefaultOutputBytes = 16 << 20
+)
+
 // OutputQueue is how many events an output may lag behind before it drops.
 const OutputQueue = 4096
 
+// One batch handed to the inspector and the recorder is at most this big,
+// so the queue keeps taking flows while a batch of large ones is written.
+const (
+	batchBytes = 4 << 20
+	batchFlows = 1024
+)
+
+// Options bound the pipeline's memory. The zero value is valid: Default
+// fills in every unset field.
+type Options struct {
+	// QueueBytes bounds the flows waiting for the inspector and the
+	// recorder, measured by flowCost (bodies as captured, header lines and
+	// a fixed share). Default DefaultQueueBytes.
+	QueueBytes int64
+	// OutputBytes bounds each output's queue by the same measure; beyond it
+	// (or OutputQueue events) the output drops and counts. Default
+	// DefaultOutputBytes.
+	OutputBytes int64
+}
+
+// Default returns o with every unset field set to its default.
+func (o Options) Default() Options {
+	if o.QueueBytes == 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.OutputBytes == 0 {
+		o.OutputBytes = DefaultOutputBytes
+	}
+	return o
+}
+
+// Validate reports options no pipeline can run with.
+func (o Options) Validate() error {
+	var errs []error
+	if o.QueueBytes < 0 {
+		errs = append(errs, fmt.Errorf("queue bytes %d is negative", o.QueueBytes))
+	}
+	if o.OutputBytes < 0 {
+		errs = append(errs, fmt.Errorf("output bytes %d is negative", o.OutputBytes))
+	}
+	return errors.Join(errs...)
+}
+
 type event struct {
 	f        *flow.Flow
+	cost     int64 // flowCost(f); 0 for other events
 	findings []inspect.Finding
 	notice   *proxy.Notice
 	final    bool
@@ -52,19 +111,26 @@ type event struct {
 }
 
 // Pipeline runs the one-way flow of events. Create with New, feed with Flow
-// and Notice (both safe for concurrent use, never blocking), stop with Close.
+// and Notice (both safe for concurrent use), stop with Close.
 type Pipeline struct {
 	insp Inspector
 	rec  Recorder
+	opts Options
 
-	mu     sync.Mutex
-	queue  []event
-	wake   chan struct{}
-	closed bool
+	mu         sync.Mutex
+	room       *sync.Cond // queued fell, the recorder's health changed, or Close
+	queue      []event
+	queued     int64 // cost of the queue and of the batch being handled
+	wake       chan struct{}
+	closed     bool
+	recFailing bool  // the recorder's last write failed
+	skipped    int64 // flows dropped at hand-over: queue full, nothing to wait for
+	unrecorded int64 // flows the recorder failed to write
+	count      int
 
 	outs     []*outlet
+	batch    []event // reused by run
 	done     chan struct{}
-	count    int
 	recErr   atomic.Value
 	errNoted bool
 }
@@ -72,26 +138,63 @@ type Pipeline struct {
 type outlet struct {
 	out     Output
 	ch      chan event
+	limit   int64
+	bytes   atomic.Int64 // cost of the events in ch
 	dropped atomic.Int64
 	done    chan struct{}
 }
 
-// New starts a pipeline. insp and rec may be nil.
+// New starts a pipeline with default Options. insp and rec may be nil.
 func New(insp Inspector, rec Recorder, outs ...Output) *Pipeline {
-	p := &Pipeline{insp: insp, rec: rec, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p, _ := NewWithOptions(Options{}, insp, rec, outs...)
+	return p
+}
+
+// NewWithOptions starts a pipeline with the given bounds.
+func NewWithOptions(opts Options, insp Inspector, rec Recorder, outs ...Output) (*Pipeline, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid pipeline options: %w", err)
+	}
+	opts = opts.Default()
+	p := &Pipeline{insp: insp, rec: rec, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p.room = sync.NewCond(&p.mu)
 	for _, o := range outs {
-		ol := &outlet{out: o, ch: make(chan event, OutputQueue), done: make(chan struct{})}
+		ol := &outlet{out: o, ch: make(chan event, OutputQueue), limit: opts.OutputBytes, done: make(chan struct{})}
 		p.outs = append(p.outs, ol)
 		go ol.run()
 	}
 	go p.run()
-	return p
+	return p, nil
 }
 
-// Flow queues a completed flow. It never blocks and never drops.
-func (p *Pipeline) Flow(f *flow.Flow) { p.push(event{f: f}) }
+// Flow queues a completed flow. While the queue is full it waits for a
+// working recorder to make room, so a recording loses nothing and memory
+// stays bounded; with no recorder, or one whose last write failed, it never
+// waits: the flow is dropped and counted (Skipped).
+func (p *Pipeline) Flow(f *flow.Flow) {
+	cost := flowCost(f)
+	p.mu.Lock()
+	// A flow larger than the whole bound still passes alone.
+	for !p.closed && p.queued > 0 && p.queued+cost > p.opts.QueueBytes {
+		if p.rec == nil || p.recFailing {
+			p.skipped++
+			p.mu.Unlock()
+			return
+		}
+		p.room.Wait()
+	}
+	if p.closed {
+		p.skipped++
+		p.mu.Unlock()
+		return
+	}
+	p.queue = append(p.queue, event{f: f, cost: cost})
+	p.queued += cost
+	p.mu.Unlock()
+	p.signal()
+}
 
-// Notice queues a notice.
+// Notice queues a notice. It never waits.
 func (p *Pipeline) Notice(n proxy.Notice) { p.push(event{notice: &n}) }
 
 func (p *Pipeline) push(e event) {
@@ -102,10 +205,39 @@ func (p *Pipeline) push(e event) {
 	}
 	p.queue = append(p.queue, e)
 	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *Pipeline) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// flowCost is roughly what a queued flow keeps in memory: its captured
+// bodies, its URL and header lines, and a fixed share for the structures
+// around them.
+func flowCost(f *flow.Flow) int64 {
+	n := 512
+	if f == nil {
+		return int64(n)
+	}
+	if r := f.Request; r != nil {
+		n += len(r.URL) + len(r.Body.Raw) + headerBytes(r.Header)
+	}
+	if r := f.Response; r != nil {
+		n += len(r.Body.Raw) + headerBytes(r.Header)
+	}
+	return int64(n)
+}
+
+func headerBytes(h flow.Headers) int {
+	n := 0
+	for _, kv := range h {
+		n += len(kv.Name) + len(kv.Value) + 32
+	}
+	return n
 }
 
 // Count is how many flows have passed through so far.
@@ -113,6 +245,22 @@ func (p *Pipeline) Count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.count
+}
+
+// Skipped is how many completed flows were dropped at hand-over, neither
+// inspected, recorded nor shown, because the queue was full and there was
+// no working recorder to wait for (or the pipeline was closed).
+func (p *Pipeline) Skipped() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.skipped
+}
+
+// Unrecorded is how many flows the recorder failed to write.
+func (p *Pipeline) Unrecorded() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.unrecorded
 }
 
 // RecordError returns the first error the recorder reported, if any.
@@ -127,22 +275,35 @@ func (p *Pipeline) run() {
 	defer close(p.done)
 	for {
 		p.mu.Lock()
-		batch := p.queue
-		p.queue = nil
+		p.batch = p.take(p.batch[:0])
 		closed := p.closed
 		p.mu.Unlock()
-		p.handleBatch(batch)
-		if len(batch) == 0 {
+		if len(p.batch) == 0 {
 			if closed {
 				break
 			}
 			<-p.wake
+			continue
 		}
+		freed := p.handleBatch(p.batch)
+		clear(p.batch) // let the flows go
+		p.mu.Lock()
+		p.queued -= freed
+		p.room.Broadcast()
+		p.mu.Unlock()
 	}
 	if p.insp != nil {
 		if fs := p.insp.Finish(); len(fs) > 0 {
 			p.fanOut(event{findings: fs, final: true})
 		}
+	}
+	if n := p.Skipped(); n > 0 {
+		p.fanOut(event{notice: &proxy.Notice{Level: "warning", Message: fmt.Sprintf(
+			"%d flows were dropped unseen: traffic outran the inspector and there was no working recorder to wait for", n)}})
+	}
+	if n := p.Unrecorded(); n > 0 {
+		p.fanOut(event{notice: &proxy.Notice{Level: "warning", Message: fmt.Sprintf(
+			"%d flows are missing from the recording: %v", n, p.RecordError())}})
 	}
 	for _, o := range p.outs {
 		close(o.ch)
@@ -151,16 +312,36 @@ func (p *Pipeline) run() {
 	}
 }
 
-// handleBatch inspects the flows of a batch, records them with one write,
-// and only then shows them: a line on screen always means the flow is on
-// disk.
-func (p *Pipeline) handleBatch(batch []event) {
+// take moves events from the front of the queue into batch, up to
+// batchFlows flows or batchBytes (at least one event). Called with mu held.
+func (p *Pipeline) take(batch []event) []event {
+	var n int
+	var bytes int64
+	for n < len(p.queue) && (n == 0 || (len(batch) < batchFlows && bytes+p.queue[n].cost <= batchBytes)) {
+		batch = append(batch, p.queue[n])
+		bytes += p.queue[n].cost
+		n++
+	}
+	clear(p.queue[:n])
+	if n == len(p.queue) {
+		p.queue = p.queue[:0] // reuse the array from its start
+	} else {
+		p.queue = p.queue[n:]
+	}
+	return batch
+}
+
+// handleBatch inspects the flows of a batch, records them, and only then
+// shows them: a line on screen always means the flow is on disk. It
+// returns the cost of the batch's flows.
+func (p *Pipeline) handleBatch(batch []event) (cost int64) {
 	var flows []*flow.Flow
 	for i := range batch {
 		e := &batch[i]
 		if e.f == nil {
 			continue
 		}
+		cost += e.cost
 		p.mu.Lock()
 		e.f.Index = p.count
 		p.count++
@@ -171,7 +352,19 @@ func (p *Pipeline) handleBatch(batch []event) {
 		flows = append(flows, e.f)
 	}
 	if p.rec != nil && len(flows) > 0 {
-		if err := p.rec.WriteBatch(flows); err != nil && !p.errNoted {
+		err := p.rec.WriteBatch(flows)
+		p.mu.Lock()
+		if failing := err != nil; failing != p.recFailing {
+			// Waiting hand-overs must learn that there is no longer a
+			// working recorder to wait for (or that there is again).
+			p.recFailing = failing
+			p.room.Broadcast()
+		}
+		if err != nil {
+			p.unrecorded += int64(len(flows))
+		}
+		p.mu.Unlock()
+		if err != nil && !p.errNoted {
 			p.errNoted = true
 			p.recErr.Store(err)
 			msg := fmt.Sprintf("recording failed: %v; flows are still shown but not saved", err)
@@ -181,6 +374,7 @@ func (p *Pipeline) handleBatch(batch []event) {
 	for _, e := range batch {
 		p.fanOut(e)
 	}
+	return cost
 }
 
 func (p *Pipeline) fanOut(e event) {
@@ -194,9 +388,15 @@ func (p *Pipeline) fanOut(e event) {
 		return
 	}
 	for _, o := range p.outs {
+		if e.cost > 0 && o.bytes.Load() > 0 && o.bytes.Load()+e.cost > o.limit {
+			o.dropped.Add(1)
+			continue
+		}
+		o.bytes.Add(e.cost)
 		select {
 		case o.ch <- e:
 		default:
+			o.bytes.Add(-e.cost)
 			o.dropped.Add(1)
 		}
 	}
@@ -206,6 +406,7 @@ func (o *outlet) run() {
 	defer close(o.done)
 	for e := range o.ch {
 		o.deliver(e)
+		o.bytes.Add(-e.cost)
 	}
 }
 
@@ -244,7 +445,8 @@ func (p *Pipeline) Sync() {
 }
 
 // Close stops accepting events, drains what is queued through every stage,
-// runs the inspector's whole-trace rules and waits for the outputs.
+// runs the inspector's whole-trace rules and waits for the outputs. A hand-
+// over still waiting for room is dropped and counted.
 func (p *Pipeline) Close() {
 	p.mu.Lock()
 	if p.closed {
@@ -253,10 +455,8 @@ func (p *Pipeline) Close() {
 		return
 	}
 	p.closed = true
+	p.room.Broadcast()
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.signal()
 	<-p.done
 }
