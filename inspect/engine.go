@@ -99,8 +99,10 @@ func (e *Engine) Options() Options { return e.opts }
 // History returns the flows the engine has seen, within its bounds.
 func (e *Engine) History() *History { return e.history }
 
-// Add runs every rule on a completed flow and returns their findings, in
-// rule order. f.Index must already be set. A rule that panics or returns an
+// Add runs the rules on a completed flow and returns their findings, in
+// rule order: every rule on a flow that carries identity material
+// (View.Identity), only the AnyFlow rules on the rest. f.Index must
+// already be set. A rule that panics or returns an
 // error does not stop the others: the engine reports it as an "internal"
 // warning finding and carries on. The flow then joins the History.
 func (e *Engine) Add(f *flow.Flow) []Finding {
@@ -110,8 +112,11 @@ func (e *Engine) Add(f *flow.Flow) []Finding {
 	v := NewView(f)
 	var out []Finding
 	p := &Pass{History: e.history, Options: e.opts, view: v, Flow: f, out: &out}
+	identity := v.Identity()
 	for _, r := range e.rules {
-		e.run(p, r, r.Run)
+		if identity || r.AnyFlow {
+			e.run(p, r, r.Run)
+		}
 	}
 	e.history.add(v)
 	return out

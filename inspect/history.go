@@ -86,6 +86,11 @@ func (h *History) add(v *View) {
 	}
 	h.ring[(h.head+h.n)%len(h.ring)] = v
 	h.n++
+	if !v.Identity() {
+		// No rule reads the body of a flow without identity material:
+		// keep its headers, not a script bundle's megabytes.
+		v.Flow = withoutBodies(v.Flow)
+	}
 	v.histBytes = bodySize(v.Flow)
 	h.bodyBytes += v.histBytes
 	for h.bodyBytes > h.budget && h.stripped < h.n {
@@ -94,9 +99,7 @@ func (h *History) add(v *View) {
 	}
 }
 
-// strip replaces a view's flow with a copy that has no body bytes. The
-// caller's flow is shared with sinks and must not be modified, so only the
-// history's reference changes.
+// strip drops a view's bodies once the decoded forms rules read are cached.
 func (h *History) strip(v *View) {
 	// Decode what rules read before the bodies go.
 	v.Errors()
@@ -106,18 +109,25 @@ func (h *History) strip(v *View) {
 	v.Tokens()
 	h.bodyBytes -= v.histBytes
 	v.histBytes = 0
-	f := *v.Flow
-	if f.Request != nil {
-		r := *f.Request
+	v.Flow = withoutBodies(v.Flow)
+}
+
+// withoutBodies returns a copy of f with no body bytes. The caller's flow
+// is shared with sinks and must not be modified, so only the history's
+// reference changes.
+func withoutBodies(f *flow.Flow) *flow.Flow {
+	c := *f
+	if c.Request != nil {
+		r := *c.Request
 		r.Body = r.Body.WithoutBytes()
-		f.Request = &r
+		c.Request = &r
 	}
-	if f.Response != nil {
-		r := *f.Response
+	if c.Response != nil {
+		r := *c.Response
 		r.Body = r.Body.WithoutBytes()
-		f.Response = &r
+		c.Response = &r
 	}
-	v.Flow = &f
+	return &c
 }
 
 // bodySize counts the bytes a flow's bodies keep alive: the captured bytes

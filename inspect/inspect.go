@@ -117,6 +117,10 @@ type Rule struct {
 	// Finish, if set, runs once at the end of a trace with Pass.Flow nil, for
 	// rules that need the whole trace (a sign-in that never completed).
 	Finish func(*Pass) error
+	// AnyFlow makes Run see every flow. By default a rule runs only on
+	// flows that carry identity material (View.Identity), which keeps
+	// inspection of the rest of a browser's traffic near free.
+	AnyFlow bool
 }
 
 var ruleIDRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)

@@ -15,15 +15,21 @@ import (
 type View struct {
 	Flow *flow.Flow
 
-	errors     []decode.AADSTSError
-	errorsDone bool
-	params     url.Values
-	paramsDone bool
-	oauth      *decode.Params
-	authResp   *decode.AuthResponse
-	authDone   bool
-	tokens     []FoundToken
-	tokensDone bool
+	errors       []decode.AADSTSError
+	errorsDone   bool
+	params       url.Values
+	paramsDone   bool
+	oauth        *decode.Params
+	authResp     *decode.AuthResponse
+	authDone     bool
+	tokens       []FoundToken
+	tokensDone   bool
+	url          *url.URL // the request URL, parsed once; nil if unparsable
+	urlDone      bool
+	tenant       string
+	tenantDone   bool
+	identity     bool
+	identityDone bool
 	// histBytes is what the History counted for this view's bodies when it
 	// took it in, so it subtracts the same amount however the view changed.
 	histBytes int64
@@ -74,7 +80,7 @@ func (v *View) Params() url.Values {
 	if req == nil {
 		return v.params
 	}
-	if u, err := url.Parse(req.URL); err == nil {
+	if u := v.URL(); u != nil {
 		q, _ := url.ParseQuery(u.RawQuery)
 		for k, vals := range q {
 			v.params[k] = append(v.params[k], vals...)
@@ -94,16 +100,25 @@ func (v *View) Params() url.Values {
 	return v.params
 }
 
+// URL returns the request URL, parsed once (several rules ask for its path
+// and tenant); nil when there is no request or it does not parse. Callers
+// must not modify it.
+func (v *View) URL() *url.URL {
+	if !v.urlDone {
+		v.urlDone = true
+		if v.Flow != nil && v.Flow.Request != nil {
+			v.url, _ = url.Parse(v.Flow.Request.URL)
+		}
+	}
+	return v.url
+}
+
 // Path returns the request URL's path, or "" when it cannot be parsed.
 func (v *View) Path() string {
-	if v.Flow == nil || v.Flow.Request == nil {
-		return ""
+	if u := v.URL(); u != nil {
+		return u.Path
 	}
-	u, err := url.Parse(v.Flow.Request.URL)
-	if err != nil {
-		return ""
-	}
-	return u.Path
+	return ""
 }
 
 // IsAuthorize reports whether the request went to an OAuth authorize

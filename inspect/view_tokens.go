@@ -278,7 +278,15 @@ var tenantPathRE = regexp.MustCompile(`(?i)^/([^/]+)/(?:oauth2/|v2\.0/|\.well-kn
 // lowercased: a GUID, a domain, or common, organizations or consumers. It
 // returns "" for any other path.
 func (v *View) TenantInPath() string {
-	m := tenantPathRE.FindStringSubmatch(v.Path())
+	if !v.tenantDone {
+		v.tenantDone = true
+		v.tenant = tenantInPath(v.Path())
+	}
+	return v.tenant
+}
+
+func tenantInPath(path string) string {
+	m := tenantPathRE.FindStringSubmatch(path)
 	if m == nil {
 		return ""
 	}

@@ -235,7 +235,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	}
 	printBanner(stderr, o, s.listener.Addr().String(), ca, created, bundle)
 
-	sig := make(chan os.Signal, 1)
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	select {
@@ -247,13 +247,41 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := s.close(); err != nil {
+	return s.closeWithin(stopDeadline, sig, stderr)
+}
+
+// stopDeadline is how long stopping may take: finishing exchanges in
+// flight, then writing what is queued for the recorder (at most the
+// pipeline's byte bound). A stalled disk or a second Ctrl-C cuts it short.
+const stopDeadline = 9 * time.Second
+
+// closeWithin closes the session, giving up after d or at a second signal,
+// and says what the recording holds.
+func (s *session) closeWithin(d time.Duration, sig <-chan os.Signal, stderr io.Writer) error {
+	closed := make(chan error, 1)
+	go func() { closed <- s.close() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-closed:
+		s.summarize(stderr)
 		return err
+	case <-timer.C:
+	case <-sig:
 	}
-	if o.record != "" {
-		fmt.Fprintf(stderr, "recorded %d flows to %s\n", s.pipe.Count(), o.record)
+	s.summarize(stderr)
+	return fmt.Errorf("stopped before everything was saved: the recording holds what was written so far")
+}
+
+// summarize tells how many flows the recording holds and how many it lost.
+func (s *session) summarize(stderr io.Writer) {
+	if s.recorder == nil {
+		return
 	}
-	return nil
+	fmt.Fprintf(stderr, "recorded %d flows to %s\n", s.recorder.Count(), s.recorder.Path())
+	if n := s.pipe.Unrecorded(); n > 0 {
+		fmt.Fprintf(stderr, "! %d flows could not be recorded: %v\n", n, s.pipe.RecordError())
+	}
 }
 
 func printBanner(w io.Writer, o startOptions, addr string, ca *certs.CA, created bool, bundle string) {

@@ -36,6 +36,7 @@ exp is 10:28:26Z, answered AADSTS700024 "Current time:
 2023-08-01T11:08:01.5274809Z, … expiry time of assertion
 2023-08-01T10:28:26.0000000Z".`,
 	Severity: inspect.Warning,
+	AnyFlow:  true,
 	Run:      runClockSkew,
 }
 

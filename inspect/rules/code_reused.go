@@ -42,7 +42,7 @@ func runCodeReused(p *inspect.Pass) error {
 	code := oauthErrorCode(p, 54005)
 	var earlier []*inspect.View // newest first
 	mentions := oauthMentions(params.Code)
-	for v := range recentViews(p.History, oauthLookback) {
+	for v := range recentIdentityViews(p.History, oauthLookback) {
 		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}

@@ -44,6 +44,7 @@ Bad trace: POST https://app.contoso.test/signin-oidc (form_post from
 login.microsoftonline.com, Sec-Fetch-Site: cross-site) carries ai_user but
 not .AspNetCore.Correlation.x, which flow 3 set with SameSite=Lax.`,
 	Severity: inspect.Warning,
+	AnyFlow:  true,
 	Run:      runCookieDropped,
 	Finish:   finishCookieDropped,
 }

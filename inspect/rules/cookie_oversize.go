@@ -51,6 +51,7 @@ Bad trace: GET https://app.contoso.test/ with a 19 KiB Cookie header
 (.AspNetCore.CookiesC1…C4 and 14 OpenIdConnect.nonce.* cookies) → 400
 Bad Request "The size of the request headers is too long".`, HeaderLimitWarnBytes),
 	Severity: inspect.Warning,
+	AnyFlow:  true,
 	Run:      runCookieOversize,
 }
 

@@ -26,3 +26,17 @@ func recentViews(h *inspect.History, limit int) iter.Seq[*inspect.View] {
 		}
 	}
 }
+
+// recentIdentityViews is recentViews without the flows that carry no
+// identity material (inspect.View.Identity): the scans of rules that read
+// OAuth parameters, tokens, nonces and session cookies. Skipped flows still
+// count towards limit, so the bound is the same.
+func recentIdentityViews(h *inspect.History, limit int) iter.Seq[*inspect.View] {
+	return func(yield func(*inspect.View) bool) {
+		for v := range recentViews(h, limit) {
+			if v.Identity() && !yield(v) {
+				return
+			}
+		}
+	}
+}

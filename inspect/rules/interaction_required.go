@@ -131,7 +131,7 @@ func hasAny(codes []int, want ...int) bool {
 // A cookie set in another browser (or for curl, which keeps none) says
 // nothing about what this client held.
 func sessionSetEarlier(h *inspect.History, userAgent string) (int, string) {
-	for v := range recentViews(h, lookbackFlows) {
+	for v := range recentIdentityViews(h, lookbackFlows) {
 		if v.Flow.Response == nil || v.Flow.Request.Header.Get("User-Agent") != userAgent {
 			continue
 		}

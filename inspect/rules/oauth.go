@@ -164,7 +164,7 @@ func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
 			return is
 		}
 	}
-	for v := range recentViews(p.History, oauthLookback) {
+	for v := range recentIdentityViews(p.History, oauthLookback) {
 		if p.Flow != nil && oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}
@@ -227,7 +227,7 @@ func oauthLinkAuthorize(p *inspect.Pass, f *flow.Flow, r *decode.AuthResponse) (
 // other than flow except, whose parameters satisfy match, or -1. The nonce
 // and PKCE rules use it to show that a value belongs to another sign-in.
 func oauthOtherAuthorize(p *inspect.Pass, except int, match func(*decode.Params) bool) int {
-	for v := range recentViews(p.History, oauthLookback) {
+	for v := range recentIdentityViews(p.History, oauthLookback) {
 		if v.Flow.Index == except || !oauthLooksAuthorize(v.Flow) {
 			continue
 		}

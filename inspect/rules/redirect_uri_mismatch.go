@@ -210,7 +210,7 @@ func workingRedirects(p *inspect.Pass, clientID, except string) ([]string, []int
 	var uris []string
 	var flows []int
 	seen := map[string]bool{except: true}
-	for v := range recentViews(p.History, oauthLookback) {
+	for v := range recentIdentityViews(p.History, oauthLookback) {
 		if !oauthLooksAuthorize(v.Flow) {
 			continue
 		}

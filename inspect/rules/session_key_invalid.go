@@ -217,7 +217,7 @@ func placeName(place string) string {
 // first.
 func issuedNonces(h *inspect.History) []issuedNonce {
 	var out []issuedNonce
-	for v := range recentViews(h, lookbackFlows) {
+	for v := range recentIdentityViews(h, lookbackFlows) {
 		f := v.Flow
 		if f.Response == nil {
 			continue

@@ -76,7 +76,7 @@ func runSignInLoop(p *inspect.Pass) error {
 	if !timed {
 		limit = min(limit, untimedLoopLookback)
 	}
-	for v := range recentViews(p.History, limit) {
+	for v := range recentIdentityViews(p.History, limit) {
 		if timed {
 			// Flows join the history in completion order, so allow slack
 			// before deciding the scan has left the window for good.

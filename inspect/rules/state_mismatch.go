@@ -118,7 +118,7 @@ func stateOfAnswer(p *inspect.Pass, r *decode.AuthResponse) {
 func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 	var issue *oauthIssue
 	mentions := oauthMentions(params.Code)
-	for v := range recentViews(p.History, oauthLookback) {
+	for v := range recentIdentityViews(p.History, oauthLookback) {
 		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
 			break
 		}

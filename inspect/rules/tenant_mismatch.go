@@ -58,7 +58,7 @@ type tenantClues struct {
 // each name wins.
 func gatherTenantClues(h *inspect.History) *tenantClues {
 	c := &tenantClues{domains: map[string]tenantClue{}, apps: map[string]tenantClue{}}
-	for v := range recentViews(h, lookbackFlows) {
+	for v := range recentIdentityViews(h, lookbackFlows) {
 		c.learn(v)
 	}
 	return c
@@ -324,7 +324,7 @@ func runTenantMismatch(p *inspect.Pass) error {
 // guest account (same uid, utid and tid), so a refresh does not repeat the
 // info finding.
 func guestSeenBefore(h *inspect.History, utid, tid, uid string) bool {
-	for v := range recentViews(h, lookbackFlows) {
+	for v := range recentIdentityViews(h, lookbackFlows) {
 		if v.Flow.Response == nil {
 			continue
 		}

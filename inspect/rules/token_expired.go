@@ -94,7 +94,7 @@ func audience(aud []string) string {
 // bearerExpiredBefore reports whether an earlier flow already sent the
 // same token after its expiry (and so was reported).
 func bearerExpiredBefore(h *inspect.History, value string) bool {
-	for v := range recentViews(h, lookbackFlows) {
+	for v := range recentIdentityViews(h, lookbackFlows) {
 		f := v.Flow
 		if f.Request == nil {
 			continue
