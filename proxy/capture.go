@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
@@ -37,12 +38,36 @@ func withReqInfo(r *http.Request, ri *reqInfo) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 }
 
+// captureBudget is the bytes that captures in progress may still hold,
+// shared by every exchange (Options.CaptureMemory).
+type captureBudget struct{ left atomic.Int64 }
+
+// take reserves n bytes, or nothing and false when fewer are left.
+func (c *captureBudget) take(n int64) bool {
+	for {
+		left := c.left.Load()
+		if left < n {
+			return false
+		}
+		if c.left.CompareAndSwap(left, left-n) {
+			return true
+		}
+	}
+}
+
+func (c *captureBudget) give(n int64) { c.left.Add(n) }
+
 // capBuffer keeps the first max bytes written to it and counts them all.
+// Its capacity is reserved from the shared budget; when the budget is spent
+// it keeps what it has and marks itself truncated.
 type capBuffer struct {
 	buf       []byte
 	max       int64
 	size      int64
 	truncated bool
+	budget    *captureBudget
+	held      int64 // bytes reserved from budget: cap(buf)
+	starved   bool  // truncated because the budget was spent
 }
 
 // presize reserves room for a body of known length (up to the cap), so a
@@ -50,8 +75,28 @@ type capBuffer struct {
 // doublings.
 func (b *capBuffer) presize(n int64) {
 	if n > 0 && b.buf == nil {
-		b.buf = make([]byte, 0, min(n, b.max))
+		if want := min(n, b.max); b.reserve(want) {
+			b.buf = make([]byte, 0, want)
+		}
 	}
+}
+
+// reserve takes n more bytes from the budget (none is unlimited).
+func (b *capBuffer) reserve(n int64) bool {
+	if b.budget != nil && !b.budget.take(n) {
+		return false
+	}
+	b.held += n
+	return true
+}
+
+// release returns the reservation once the flow is handed over: from then
+// on its bytes count against the pipeline's queue bound instead.
+func (b *capBuffer) release() {
+	if b.budget != nil && b.held > 0 {
+		b.budget.give(b.held)
+	}
+	b.held = 0
 }
 
 func (b *capBuffer) Write(p []byte) {
@@ -70,7 +115,15 @@ func (b *capBuffer) Write(p []byte) {
 	if need := len(b.buf) + len(p); need > cap(b.buf) {
 		// Double, up to the cap: append alone grows large slices by a
 		// quarter, which copied a 1 MiB body of unknown length five times.
-		grown := make([]byte, len(b.buf), min(max(2*cap(b.buf), need, 4096), int(b.max)))
+		size := min(max(2*cap(b.buf), need, 4096), int(b.max))
+		if !b.reserve(int64(size - cap(b.buf))) {
+			size = need // the budget is short: ask for just this write
+			if !b.reserve(int64(size - cap(b.buf))) {
+				b.truncated, b.starved = true, true
+				return
+			}
+		}
+		grown := make([]byte, len(b.buf), size)
 		copy(grown, b.buf)
 		b.buf = grown
 	}
@@ -115,6 +168,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 
 	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS}}
 	x.reqBody.max, x.respBody.max = p.opts.MaxBody, p.opts.MaxBody
+	x.reqBody.budget, x.respBody.budget = &p.budget, &p.budget
 	x.f.Timings = flow.Timings{Start: ri.start, DNS: -1, Connect: -1, TLS: -1}
 	hdr := ri.header
 	if hdr == nil {
@@ -230,7 +284,14 @@ func (x *exchange) finish(errText string) {
 		f.Response.Body = x.respBody.body(f.Response.Header.Get("Content-Encoding"))
 	}
 	f.Done = now
+	x.reqBody.release()
+	x.respBody.release()
+	starved := x.reqBody.starved || x.respBody.starved
 	x.mu.Unlock()
+	if starved {
+		x.p.noticeOnce("", Notice{Level: "warning", Message: fmt.Sprintf(
+			"captures in progress reached their memory bound (%d MiB): some bodies were kept only in part; the clients received them whole", x.p.opts.CaptureMemory>>20)})
+	}
 	x.p.emitFlow(f)
 }
 

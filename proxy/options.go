@@ -15,6 +15,12 @@ import (
 // Bodies stream to the client whole whatever the cap.
 const DefaultMaxBody = 10 << 20
 
+// DefaultCaptureMemory bounds the bytes held by all captures in progress
+// together. Without it, many concurrent downloads would hold clients ×
+// MaxBody; with it, a capture that finds the budget spent keeps what it has,
+// marked truncated, while the client still receives every byte.
+const DefaultCaptureMemory = 128 << 20
+
 // DialFunc dials a network address. Tests give the proxy one that reaches
 // loopback only, so nothing a client does in the background leaves the
 // machine.
@@ -40,6 +46,9 @@ type Options struct {
 	UpstreamProxy *url.URL
 	// MaxBody caps the captured copy of each body.
 	MaxBody int64
+	// CaptureMemory bounds the bytes held by captures in progress, across
+	// every exchange (default DefaultCaptureMemory).
+	CaptureMemory int64
 	// Dial replaces the upstream dialer (tests: loopback only).
 	Dial DialFunc
 	// ResponseHeaderTimeout bounds the wait for an upstream's answer.
@@ -52,6 +61,7 @@ type Options struct {
 func Default() Options {
 	return Options{
 		MaxBody:               DefaultMaxBody,
+		CaptureMemory:         DefaultCaptureMemory,
 		ResponseHeaderTimeout: 2 * time.Minute,
 		HandshakeTimeout:      15 * time.Second,
 	}
@@ -61,6 +71,9 @@ func Default() Options {
 func (o Options) Validate() error {
 	if o.MaxBody < 0 {
 		return errors.New("max body must not be negative")
+	}
+	if o.CaptureMemory < 0 {
+		return errors.New("capture memory must not be negative")
 	}
 	for host, addr := range o.MapRemote {
 		if host == "" || addr == "" {

@@ -62,6 +62,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	mitm     map[net.Conn]struct{} // hijacked connections, closed on shutdown
 	noticed  map[string]bool
+	budget   captureBudget
 	shutdown bool
 }
 
@@ -77,6 +78,9 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 	}
 	if o.HandshakeTimeout == 0 {
 		o.HandshakeTimeout = def.HandshakeTimeout
+	}
+	if o.CaptureMemory == 0 {
+		o.CaptureMemory = def.CaptureMemory
 	}
 	scope, err := NewScope(o.Intercept, o.InterceptAll)
 	if err != nil {
@@ -97,6 +101,7 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 		mitm:    map[net.Conn]struct{}{},
 		noticed: map[string]bool{},
 	}
+	p.budget.left.Store(o.CaptureMemory)
 	p.gp = p.newEngine()
 	p.srv = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -249,6 +250,60 @@ func TestHugeBodyStreamsWithCaptureCapped(t *testing.T) {
 	b := f.Response.Body
 	if !b.Truncated || int64(len(b.Raw)) != opts.MaxBody || b.Size != 20<<20 {
 		t.Errorf("capture: truncated %v, kept %d, size %d", b.Truncated, len(b.Raw), b.Size)
+	}
+}
+
+// TestCaptureMemoryIsBoundedAcrossExchanges holds two 20 MiB downloads open
+// at once under a 3 MiB capture budget: together they keep at most the
+// budget, each client still gets every byte, the shortfall is said once,
+// and the budget comes back when the flows are handed over.
+func TestCaptureMemoryIsBoundedAcrossExchanges(t *testing.T) {
+	opts := proxy.Default()
+	opts.MaxBody = 2 << 20
+	opts.CaptureMemory = 3 << 20
+	p, _ := startPair(t, opts)
+	var wg sync.WaitGroup
+	bodies := make([]io.ReadCloser, 2)
+	for i := range bodies {
+		resp, err := p.Client().Get("https://" + loginHost + "/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[i] = resp.Body
+	}
+	got := make([]int64, len(bodies))
+	for i, b := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = io.Copy(io.Discard, b)
+			b.Close()
+		}()
+	}
+	wg.Wait()
+	var kept int64
+	for i, f := range p.WaitFlows(t, 2) {
+		if got[i] != 20<<20 {
+			t.Errorf("client %d got %d bytes, want 20 MiB", i, got[i])
+		}
+		kept += int64(len(f.Response.Body.Raw))
+		if !f.Response.Body.Truncated || f.Response.Body.Size != 20<<20 {
+			t.Errorf("flow %d: truncated %v, size %d", f.Index, f.Response.Body.Truncated, f.Response.Body.Size)
+		}
+	}
+	if kept > opts.CaptureMemory || kept < opts.MaxBody {
+		t.Errorf("the two captures kept %d bytes together; want between one --max-body (%d) and the budget (%d)", kept, opts.MaxBody, opts.CaptureMemory)
+	}
+	p.WaitNotice(t, func(n proxy.Notice) bool { return strings.Contains(n.Message, "memory bound") })
+	// The budget is back: a third download alone is captured up to MaxBody.
+	resp, err := p.Client().Get("https://" + loginHost + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if f := p.WaitFlows(t, 3)[2]; int64(len(f.Response.Body.Raw)) != opts.MaxBody {
+		t.Errorf("after the flows were handed over, a capture kept %d bytes, want %d", len(f.Response.Body.Raw), opts.MaxBody)
 	}
 }
 
