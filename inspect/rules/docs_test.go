@@ -36,10 +36,11 @@ func renderRulesDoc(rules []*inspect.Rule) string {
 	b.WriteString("<!-- Generated from each rule's ID, Title, Severity and Doc in inspect/rules by\n")
 	b.WriteString("     `go test ./inspect/rules -update`. Do not edit by hand: the test fails when this file is stale. -->\n\n")
 	b.WriteString("Each rule reads the recorded flows and reports findings with evidence (the flows, the field, the values\n")
-	b.WriteString("compared) and a fix. The severity below is the rule's default; a finding may set its own.\n\n")
-	b.WriteString("| Rule | Default severity | What it reports |\n|---|---|---|\n")
+	b.WriteString("compared) and a fix. The severity below is the rule's default; a finding may set its own. A rule runs on\n")
+	b.WriteString("the flows that carry identity material (decided once per flow from its content), or on every flow.\n\n")
+	b.WriteString("| Rule | Default severity | Runs on | What it reports |\n|---|---|---|---|\n")
 	for _, r := range rules {
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", r.ID, r.ID, r.Severity, mdEscape(strings.ReplaceAll(r.Title, "|", `\|`)))
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", r.ID, r.ID, r.Severity, runsOn(r), mdEscape(strings.ReplaceAll(r.Title, "|", `\|`)))
 	}
 	for _, r := range rules {
 		fmt.Fprintf(&b, "\n## %s\n\n", r.ID)
@@ -48,6 +49,13 @@ func renderRulesDoc(rules []*inspect.Rule) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+func runsOn(r *inspect.Rule) string {
+	if r.AnyFlow {
+		return "every flow"
+	}
+	return "identity flows"
 }
 
 // mdEscape keeps doc text literal in Markdown: "*" would start emphasis
