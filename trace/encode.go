@@ -71,16 +71,20 @@ func newBodyText(data []byte) bodyText {
 }
 
 func isText(data []byte) bool {
-	i := 0
-	for ; i+8 <= len(data); i += 8 {
-		if hasLess(binary.LittleEndian.Uint64(data[i:]), 0x20) != 0 {
-			break // look at these eight one by one
+	for i := 0; i < len(data); {
+		// Eight bytes at a time, looking closer only at a word with a
+		// control byte in it (a newline or a tab, usually).
+		if i+8 <= len(data) && hasLess(binary.LittleEndian.Uint64(data[i:]), 0x20) == 0 {
+			i += 8
+			continue
 		}
-	}
-	for _, c := range data[i:] {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
-			return false
+		end := min(i+8, len(data))
+		for _, c := range data[i:end] {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' {
+				return false
+			}
 		}
+		i = end
 	}
 	return utf8.Valid(data)
 }
