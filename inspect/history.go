@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"iter"
+	"slices"
 
 	"github.com/aadproxy/aadproxy/flow"
 )
@@ -21,10 +22,59 @@ type History struct {
 	budget    int64
 	bodyBytes int64
 	stripped  int // the oldest `stripped` views no longer hold bodies
+	// codes indexes the held views by the authorization codes they deliver
+	// or redeem, so the code rules find a code's flows without scanning
+	// thousands of token requests (what a busy confidential client makes).
+	codes map[string][]*View
 }
 
 func newHistory(maxFlows int, budget int64) *History {
-	return &History{maxFlows: maxFlows, budget: budget}
+	return &History{maxFlows: maxFlows, budget: budget, codes: map[string][]*View{}}
+}
+
+// WithCode returns the held views that deliver code in their response
+// (View.AuthResponse) or send it in their request (View.OAuth), oldest
+// first. Callers must not modify the slice.
+func (h *History) WithCode(code string) []*View {
+	if h == nil || code == "" {
+		return nil
+	}
+	return h.codes[code]
+}
+
+// viewCodes lists the authorization codes a view carries.
+func viewCodes(v *View) []string {
+	if !v.Identity() {
+		return nil
+	}
+	var out []string
+	if c := v.OAuth().Code; c != "" {
+		out = append(out, c)
+	}
+	if r := v.AuthResponse(); r != nil && r.Code != "" && (len(out) == 0 || out[0] != r.Code) {
+		out = append(out, r.Code)
+	}
+	return out
+}
+
+func (h *History) index(v *View) {
+	for _, c := range viewCodes(v) {
+		h.codes[c] = append(h.codes[c], v)
+	}
+}
+
+func (h *History) unindex(v *View) {
+	for _, c := range viewCodes(v) {
+		list := h.codes[c]
+		if i := slices.Index(list, v); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+		if len(list) == 0 {
+			delete(h.codes, c)
+		} else {
+			h.codes[c] = list
+		}
+	}
 }
 
 // Len returns how many flows the history holds.
@@ -70,6 +120,7 @@ func (h *History) add(v *View) {
 	}
 	if h.n == h.maxFlows {
 		old := h.ring[h.head]
+		h.unindex(old)
 		h.bodyBytes -= old.histBytes
 		h.ring[h.head] = nil
 		h.head = (h.head + 1) % len(h.ring)
@@ -86,6 +137,7 @@ func (h *History) add(v *View) {
 	}
 	h.ring[(h.head+h.n)%len(h.ring)] = v
 	h.n++
+	h.index(v)
 	if !v.Identity() {
 		// No rule reads the body of a flow without identity material:
 		// keep its headers, not a script bundle's megabytes.

@@ -41,14 +41,7 @@ func runCodeReused(p *inspect.Pass) error {
 	}
 	code := oauthErrorCode(p, 54005)
 	var earlier []*inspect.View // newest first
-	mentions := oauthMentions(params.Code)
-	for v := range recentIdentityViews(p.History, oauthLookback) {
-		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
-			break
-		}
-		if !mentions(v.Flow) || !oauthLooksToken(v.Flow) {
-			continue
-		}
+	for v := range oauthCodeViews(p, params.Code, oauthCodeMaxAge) {
 		ep := v.OAuth()
 		if ep.Endpoint.IsToken() && ep.Code == params.Code {
 			earlier = append(earlier, v)

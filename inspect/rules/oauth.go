@@ -1,12 +1,10 @@
 package rules
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html"
-	"net/url"
+	"iter"
 	"strings"
 	"time"
 
@@ -38,57 +36,6 @@ func oauthTooOld(cur, old *flow.Flow, maxAge time.Duration) bool {
 	tc, ok1 := decode.FlowTime(cur)
 	to, ok2 := decode.FlowTime(old)
 	return ok1 && ok2 && tc.Sub(to) > maxAge
-}
-
-// oauthMentions returns a cheap test that a flow's request or response
-// could carry value, to run before decoding it: it looks in the URL, the
-// Location headers and the raw bodies (value as is, query-escaped and
-// HTML-escaped), and says yes for compressed bodies it cannot search.
-func oauthMentions(value string) func(*flow.Flow) bool {
-	forms := []string{value, url.QueryEscape(value), html.EscapeString(value)}
-	in := func(s string) bool {
-		for _, v := range forms {
-			if strings.Contains(s, v) {
-				return true
-			}
-		}
-		return false
-	}
-	// Bodies are searched as bytes: the history holds up to its whole body
-	// budget, and a string copy of each body per lookup cost more than the
-	// search itself.
-	byteForms := make([][]byte, len(forms))
-	for i, v := range forms {
-		byteForms[i] = []byte(v)
-	}
-	body := func(b *flow.Body) bool {
-		if b.Encoding != "" && !strings.EqualFold(b.Encoding, "identity") {
-			return len(b.Raw) > 0
-		}
-		for _, v := range byteForms {
-			if bytes.Contains(b.Raw, v) {
-				return true
-			}
-		}
-		return false
-	}
-	return func(f *flow.Flow) bool {
-		if f == nil || f.Request == nil || value == "" {
-			return false
-		}
-		if in(f.Request.URL) || body(&f.Request.Body) {
-			return true
-		}
-		if f.Response == nil {
-			return false
-		}
-		for _, loc := range f.Response.Header.Values("Location") {
-			if in(loc) {
-				return true
-			}
-		}
-		return body(&f.Response.Body)
-	}
 }
 
 // oauthAuthorize is an authorize request in the trace.
@@ -148,31 +95,36 @@ func oauthFindIssue(p *inspect.Pass, code string) *oauthIssue {
 	if code == "" {
 		return nil
 	}
-	mentions := oauthMentions(code)
-	check := func(f *flow.Flow) *oauthIssue {
-		if !oauthMayCarryResponse(f) || !mentions(f) {
-			return nil
-		}
-		r := decode.OAuthResponse(f)
-		if r == nil || r.Code != code {
-			return nil
-		}
-		return oauthIssueOf(p, f, r)
-	}
-	if p.Flow != nil {
-		if is := check(p.Flow); is != nil {
-			return is
+	if v := p.View(); v != nil && oauthMayCarryResponse(p.Flow) {
+		if r := v.AuthResponse(); r != nil && r.Code == code {
+			return oauthIssueOf(p, p.Flow, r)
 		}
 	}
-	for v := range recentIdentityViews(p.History, oauthLookback) {
-		if p.Flow != nil && oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
-			break
-		}
-		if is := check(v.Flow); is != nil {
-			return is
+	for v := range oauthCodeViews(p, code, oauthCodeMaxAge) {
+		if r := v.AuthResponse(); r != nil && r.Code == code {
+			return oauthIssueOf(p, v.Flow, r)
 		}
 	}
 	return nil
+}
+
+// oauthCodeViews yields the history's views that deliver or send code
+// (History.WithCode), newest first, within the bounds of the rules'
+// backward scans: the last oauthLookback flows, none older than maxAge
+// before the current flow.
+func oauthCodeViews(p *inspect.Pass, code string, maxAge time.Duration) iter.Seq[*inspect.View] {
+	return func(yield func(*inspect.View) bool) {
+		list := p.History.WithCode(code)
+		for i := len(list) - 1; i >= 0; i-- {
+			v := list[i]
+			if p.Flow != nil && (p.Flow.Index-v.Flow.Index > oauthLookback || oauthTooOld(p.Flow, v.Flow, maxAge)) {
+				return
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
 }
 
 // oauthIssueOf links an authorize result carried by f to its authorize

@@ -57,35 +57,6 @@ func oauthCheckFields(t *testing.T, r *inspect.Rule, cases []oauthFieldCase) {
 	}
 }
 
-func TestOAuthMentions(t *testing.T) {
-	const code = "0.AW8A-a+b/c"
-	mk := func(url, body, enc, loc string) *flow.Flow {
-		f := &flow.Flow{Request: &flow.Request{URL: url, Body: flow.Body{Raw: []byte(body), Encoding: enc}}}
-		if loc != "" {
-			f.Response = &flow.Response{Header: flow.Headers{{Name: "Location", Value: loc}}}
-		}
-		return f
-	}
-	tests := []struct {
-		name string
-		f    *flow.Flow
-		want bool
-	}{
-		{"query-escaped body", mk("https://x/token", "code=0.AW8A-a%2Bb%2Fc", "", ""), true},
-		{"raw in URL", mk("https://x/cb?code=0.AW8A-a+b/c", "", "", ""), true},
-		{"location", mk("https://x/login", "", "", "https://app/cb#code=0.AW8A-a%2Bb%2Fc"), true},
-		{"compressed body cannot be searched", mk("https://x/token", "\x1f\x8b", "gzip", ""), true},
-		{"another code", mk("https://x/token", "code=0.AW8A-zzz", "", ""), false},
-		{"nil", nil, false},
-	}
-	m := oauthMentions(code)
-	for _, tt := range tests {
-		if got := m(tt.f); got != tt.want {
-			t.Errorf("oauthMentions(%q)(%s): got %v, want %v", code, tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestOAuthTooOld(t *testing.T) {
 	t0 := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	at := func(t time.Time) *flow.Flow { return &flow.Flow{Timings: flow.Timings{Start: t}} }

@@ -117,14 +117,7 @@ func stateOfAnswer(p *inspect.Pass, r *decode.AuthResponse) {
 // Entra sent, and explains an app's state rejection.
 func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 	var issue *oauthIssue
-	mentions := oauthMentions(params.Code)
-	for v := range recentIdentityViews(p.History, oauthLookback) {
-		if oauthTooOld(p.Flow, v.Flow, oauthCodeMaxAge) {
-			break
-		}
-		if !oauthMayCarryResponse(v.Flow) || !mentions(v.Flow) {
-			continue
-		}
+	for v := range oauthCodeViews(p, params.Code, oauthCodeMaxAge) {
 		if r := v.AuthResponse(); r != nil && r.Code == params.Code {
 			issue = oauthIssueOf(p, v.Flow, r)
 			break
