@@ -51,6 +51,9 @@ const (
 	// recorder. It is also how far a recording may trail what clients have
 	// already received: what a kill -9 can lose.
 	DefaultQueueBytes = 64 << 20
+	// DefaultQueueFlows bounds the same queue by count, so small flows
+	// cannot pile up minutes of inspection behind the traffic.
+	DefaultQueueFlows = 8192
 	// DefaultOutputBytes bounds each output's queue.
 	DefaultOutputBytes = 16 << 20
 )
@@ -72,6 +75,8 @@ type Options struct {
 	// recorder, measured by flowCost (bodies as captured, header lines and
 	// a fixed share). Default DefaultQueueBytes.
 	QueueBytes int64
+	// QueueFlows bounds the same queue by count. Default DefaultQueueFlows.
+	QueueFlows int
 	// OutputBytes bounds each output's queue by the same measure; beyond it
 	// (or OutputQueue events) the output drops and counts. Default
 	// DefaultOutputBytes.
@@ -82,6 +87,9 @@ type Options struct {
 func (o Options) Default() Options {
 	if o.QueueBytes == 0 {
 		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.QueueFlows == 0 {
+		o.QueueFlows = DefaultQueueFlows
 	}
 	if o.OutputBytes == 0 {
 		o.OutputBytes = DefaultOutputBytes
@@ -94,6 +102,9 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.QueueBytes < 0 {
 		errs = append(errs, fmt.Errorf("queue bytes %d is negative", o.QueueBytes))
+	}
+	if o.QueueFlows < 0 {
+		errs = append(errs, fmt.Errorf("queue flows %d is negative", o.QueueFlows))
 	}
 	if o.OutputBytes < 0 {
 		errs = append(errs, fmt.Errorf("output bytes %d is negative", o.OutputBytes))
@@ -121,6 +132,7 @@ type Pipeline struct {
 	room       *sync.Cond // queued fell, the recorder's health changed, or Close
 	queue      []event
 	queued     int64 // cost of the queue and of the batch being handled
+	queuedN    int   // flows in the queue and the batch being handled
 	wake       chan struct{}
 	closed     bool
 	recFailing bool  // the recorder's last write failed
@@ -175,7 +187,7 @@ func (p *Pipeline) Flow(f *flow.Flow) {
 	cost := flowCost(f)
 	p.mu.Lock()
 	// A flow larger than the whole bound still passes alone.
-	for !p.closed && p.queued > 0 && p.queued+cost > p.opts.QueueBytes {
+	for !p.closed && p.queued > 0 && (p.queued+cost > p.opts.QueueBytes || p.queuedN >= p.opts.QueueFlows) {
 		if p.rec == nil || p.recFailing {
 			p.skipped++
 			p.mu.Unlock()
@@ -190,6 +202,7 @@ func (p *Pipeline) Flow(f *flow.Flow) {
 	}
 	p.queue = append(p.queue, event{f: f, cost: cost})
 	p.queued += cost
+	p.queuedN++
 	p.mu.Unlock()
 	p.signal()
 }
@@ -285,10 +298,11 @@ func (p *Pipeline) run() {
 			<-p.wake
 			continue
 		}
-		freed := p.handleBatch(p.batch)
+		freed, flows := p.handleBatch(p.batch)
 		clear(p.batch) // let the flows go
 		p.mu.Lock()
 		p.queued -= freed
+		p.queuedN -= flows
 		p.room.Broadcast()
 		p.mu.Unlock()
 	}
@@ -333,8 +347,8 @@ func (p *Pipeline) take(batch []event) []event {
 
 // handleBatch inspects the flows of a batch, records them, and only then
 // shows them: a line on screen always means the flow is on disk. It
-// returns the cost of the batch's flows.
-func (p *Pipeline) handleBatch(batch []event) (cost int64) {
+// returns the cost and the number of the batch's flows.
+func (p *Pipeline) handleBatch(batch []event) (cost int64, n int) {
 	var flows []*flow.Flow
 	for i := range batch {
 		e := &batch[i]
@@ -374,7 +388,7 @@ func (p *Pipeline) handleBatch(batch []event) (cost int64) {
 	for _, e := range batch {
 		p.fanOut(e)
 	}
-	return cost
+	return cost, len(flows)
 }
 
 func (p *Pipeline) fanOut(e event) {

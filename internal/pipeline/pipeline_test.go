@@ -322,3 +322,30 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("Default(): %+v", got)
 	}
 }
+
+// TestQueueBoundedInFlows checks the count bound: tiny flows cannot pile
+// up behind a slow recorder just because they weigh little.
+func TestQueueBoundedInFlows(t *testing.T) {
+	rec := &gatedRecorder{gate: make(chan struct{})}
+	p, err := NewWithOptions(Options{QueueFlows: 10}, nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fast int
+	var waiting chan struct{}
+	for fast < 100 {
+		if waiting = handOver(p, newFlow()); !returned(waiting) {
+			break
+		}
+		fast++
+	}
+	if fast < 10 || fast > 11 {
+		t.Errorf("%d small hand-overs returned before the recorder moved; want the 10 the queue holds (and one in the blocked write)", fast)
+	}
+	close(rec.gate)
+	<-waiting
+	p.Close()
+	if got := rec.n.Load(); got != int64(fast+1) {
+		t.Errorf("recorded %d flows, want %d", got, fast+1)
+	}
+}
