@@ -101,6 +101,9 @@ func (b *capBuffer) release() {
 
 func (b *capBuffer) Write(p []byte) {
 	b.size += int64(len(p))
+	if b.starved {
+		return // the capture stays a prefix: no gap where the budget ran out
+	}
 	room := b.max - int64(len(b.buf))
 	if room <= 0 {
 		if len(p) > 0 {
