@@ -9,9 +9,10 @@ import (
 
 // History is the bounded record of flows an Engine has seen, for rules that
 // compare a flow with earlier ones. It keeps at most a fixed number of recent
-// flows, and beyond a body-byte budget it keeps the oldest ones without their
+// flows; it keeps no bodies of flows without identity material (no rule reads
+// them), and beyond a body-byte budget it keeps the oldest ones without their
 // bodies; their decoded errors and parameters are computed before the bodies
-// go, so rules still see them.
+// go, so rules still see them. It indexes flows by authorization code.
 type History struct {
 	// ring holds the views oldest first starting at head; a ring keeps add
 	// O(1) once the history is full (flows arrive on the pipeline's only
