@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strconv"
@@ -274,13 +275,17 @@ func appendString(b []byte, s string) []byte {
 func appendEscaped(b []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Skip eight plain ASCII bytes at a time: most of a body is.
+		// Skip eight plain ASCII bytes at a time: most of a body is. In a
+		// word with a byte to look at, go straight to the first one (the
+		// lowest flag is never a false one).
 		if i+8 <= len(s) {
 			x := binary.LittleEndian.Uint64(s[i:])
-			if (x&highs)|hasLess(x, 0x20)|hasByte(x, '"')|hasByte(x, '\\') == 0 {
+			mask := (x & highs) | hasLess(x, 0x20) | hasByte(x, '"') | hasByte(x, '\\')
+			if mask == 0 {
 				i += 8
 				continue
 			}
+			i += bits.TrailingZeros64(mask) >> 3
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
