@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,6 +152,9 @@ func checkFindings(ctx context.Context, bin, path string, entries int) (string, 
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "analyze", "--json", path)
+	// AADPROXY_CPUPROFILE is for the proxy under load: analyze must not
+	// overwrite its profile.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AADPROXY_CPUPROFILE=") })
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	// Exit code 1 means error-level findings were found: the point here.
