@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/inspect/decode"
 )
 
 // Identity reports whether the flow carries anything the identity rules
@@ -159,20 +160,5 @@ func identityBody(resp *flow.Response) bool {
 			return true
 		}
 	}
-	return containsFormTag(body)
-}
-
-// containsFormTag finds "<form" in any case without lowering the whole body:
-// a form_post page carries the code, tokens or a SAML response.
-func containsFormTag(b []byte) bool {
-	for {
-		i := bytes.IndexByte(b, '<')
-		if i < 0 || len(b)-i < 5 {
-			return false
-		}
-		if bytes.EqualFold(b[i+1:i+5], []byte("form")) {
-			return true
-		}
-		b = b[i+1:]
-	}
+	return decode.HasFormTag(body)
 }

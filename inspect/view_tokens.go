@@ -209,7 +209,7 @@ func (v *View) findTokens() []FoundToken {
 			addToken(field, PlaceResponseJSON, false, str(field))
 		}
 		addClientInfo(PlaceResponseJSON, str("client_info"))
-	case bytes.Contains(bytes.ToLower(trimmed), []byte("<form")):
+	case decode.HasFormTag(trimmed):
 		fields, _, err := decode.ParseFormPost(body)
 		if err != nil {
 			break

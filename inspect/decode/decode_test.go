@@ -436,3 +436,17 @@ func TestBearerChallengeError(t *testing.T) {
 		t.Errorf("BearerChallengeError(plain): got (%+v, %v), want ErrNotError", got, err)
 	}
 }
+
+func TestHasFormTag(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"<html><form method=post>", true}, {"<FORM>", true}, {"x<FoRm", true}, {"<for", false},
+		{"<p>form</p>", false}, {"", false}, {"<<form", true}, {"< form", false}, {"<formation", true},
+	} {
+		if got := HasFormTag([]byte(tt.in)); got != tt.want {
+			t.Errorf("HasFormTag(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

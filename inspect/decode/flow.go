@@ -55,7 +55,7 @@ func FlowErrors(f *flow.Flow) []AADSTSError {
 			add(ParseTokenError(trimmed))
 		}
 	case strings.Contains(ct, "html") || (len(trimmed) > 0 && trimmed[0] == '<'):
-		if bytes.Contains(bytes.ToLower(body), []byte("<form")) {
+		if HasFormTag(body) {
 			add(ParseFormPostError(body))
 		}
 		if bytes.Contains(body, []byte("$Config")) {
@@ -138,4 +138,20 @@ func richness(e *AADSTSError) int {
 		n++
 	}
 	return n
+}
+
+// HasFormTag reports whether an HTML body has a <form element, in any case,
+// without lowering the whole body: a form_post page carries the code, the
+// tokens or a SAML response, and an Entra error page its error fields.
+func HasFormTag(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '<')
+		if i < 0 || len(b)-i < 5 {
+			return false
+		}
+		if bytes.EqualFold(b[i+1:i+5], []byte("form")) {
+			return true
+		}
+		b = b[i+1:]
+	}
 }

@@ -308,7 +308,7 @@ func OAuthResponse(f *flow.Flow) *AuthResponse {
 	if len(body) == 0 || !(strings.Contains(ct, "html") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<"))) {
 		return nil
 	}
-	if !bytes.Contains(bytes.ToLower(body), []byte("<form")) {
+	if !HasFormTag(body) {
 		return nil
 	}
 	fields, action, err := ParseFormPost(body)

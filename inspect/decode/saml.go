@@ -344,7 +344,7 @@ func FlowSAML(f *flow.Flow) []SAMLMessage {
 		if err != nil && len(body) == 0 {
 			body = resp.Body.Raw
 		}
-		if len(body) > 0 && bytes.Contains(bytes.ToLower(body), []byte("<form")) {
+		if len(body) > 0 && HasFormTag(body) {
 			if fields, _, err := ParseFormPost(body); err == nil {
 				out = append(out, samlFromValues(valuesOf(fields), SAMLSourceFormPost, false)...)
 			}

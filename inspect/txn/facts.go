@@ -125,8 +125,7 @@ func examine(f *flow.Flow) *facts {
 		case len(trimmed) > 0 && trimmed[0] == '{':
 			_ = json.Unmarshal(trimmed, &x.jsonResp)
 		case len(trimmed) > 0:
-			lower := bytes.ToLower(body)
-			if bytes.Contains(lower, []byte("<form")) {
+			if decode.HasFormTag(body) {
 				if fields, _, err := decode.ParseFormPost(body); err == nil {
 					for k, v := range fields {
 						x.delivered.Add(k, v)
