@@ -15,6 +15,15 @@ import (
 // ends with it, so it is a complete HAR after every write.
 const trailer = "\n]}}\n"
 
+// recordFile is what the recorder needs of its file (an *os.File); tests
+// give it a disk that fills up.
+type recordFile interface {
+	io.WriterAt
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
 // ErrClosed is returned by Write on a closed Recorder.
 var ErrClosed = errors.New("recorder is closed")
 
@@ -33,7 +42,7 @@ var ErrClosed = errors.New("recorder is closed")
 // batch, so the file is again a valid HAR without it.
 type Recorder struct {
 	mu    sync.Mutex
-	file  *os.File
+	file  recordFile
 	path  string
 	off   int64 // where the trailer starts
 	n     int

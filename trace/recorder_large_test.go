@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -146,5 +147,65 @@ func BenchmarkRecorderLargeBody(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// fullDisk is a file on a disk with room for n more bytes: a write that
+// would grow the file beyond that fails part way, as on a full disk, while
+// bytes already allocated can still be overwritten.
+type fullDisk struct {
+	recordFile
+	end  int64 // the file's size
+	room int64
+}
+
+func (f *fullDisk) WriteAt(p []byte, off int64) (int, error) {
+	grow := off + int64(len(p)) - f.end
+	if grow > f.room {
+		k, _ := f.recordFile.WriteAt(p[:max(0, f.end+f.room-off)], off)
+		f.end, f.room = f.end+f.room, 0
+		return k, errors.New("no space left on device")
+	}
+	if grow > 0 {
+		f.end += grow
+		f.room -= grow
+	}
+	return f.recordFile.WriteAt(p, off)
+}
+
+// TestRecorderFailedBatchLeavesAValidFile fails a large batch in the
+// middle: the file must be a valid HAR of the batches before it, and the
+// next batch must go in after them.
+func TestRecorderFailedBatchLeavesAValidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "full.har")
+	rec, err := Create(path, "aadproxy", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := largeFlow(jsLike(100), "text/javascript")
+	if err := rec.Write(small); err != nil {
+		t.Fatal(err)
+	}
+	healthy := rec.file
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.file = &fullDisk{recordFile: healthy, end: st.Size(), room: 3 * flushSize / 2} // the first 256 KiB goes in, then the disk is full
+	if err := rec.Write(largeFlow(jsLike(2<<20), "text/javascript")); err == nil {
+		t.Fatal("a write to a full disk reported no error")
+	}
+	if got, err := readAllFlows(t, path); err != nil || len(got) != 1 {
+		t.Fatalf("after the failed batch: %d flows, %v; want the one before it and no damage", len(got), err)
+	}
+	rec.file = healthy // space is back
+	if err := rec.Write(small); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readAllFlows(t, path); err != nil || len(got) != 2 {
+		t.Errorf("after recovery: %d flows, %v; want 2", len(got), err)
 	}
 }
