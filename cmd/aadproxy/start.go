@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -224,6 +225,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	s, err := openSession(o, po, ca, stdout)
 	if err != nil {
 		return err
@@ -248,6 +250,27 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return s.closeWithin(stopDeadline, sig, stderr)
+}
+
+// The proxy's live memory is bounded by design (the pipeline's queues, the
+// rules' history, the captures in progress), so the collector may let the
+// heap grow to three times it (GOGC 200) under a soft limit well below the
+// 300 MiB aadproxy promises: fewer collections, measured at about a fifth
+// less CPU per small request in the load benchmark.
+const (
+	gcPercent   = 200
+	memoryLimit = 200 << 20
+)
+
+// tuneGC applies gcPercent and memoryLimit unless the environment sets
+// GOGC or GOMEMLIMIT, which win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 // stopDeadline is how long stopping may take: finishing exchanges in
