@@ -112,18 +112,7 @@ var entraCookieMarks = []string{"ESTS", "esctx", "estsState", PRTCookieName, "bu
 
 func hasEntraCookie(v string) bool {
 	for _, m := range entraCookieMarks {
-		if containsFold(v, m) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold is a case-insensitive strings.Contains that does not
-// allocate: cookie names are matched in any case, as the rules match them.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+		if decode.ContainsFold(v, m) {
 			return true
 		}
 	}

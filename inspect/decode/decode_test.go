@@ -450,3 +450,10 @@ func TestHasFormTag(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	if !ContainsFold("https://X/OAuth2/V2.0/Authorize?a", "/authorize") || ContainsFold("/auth", "/authorize") ||
+		!ContainsFold("a=1; EstsAuth=z", "ESTSAUTH") || ContainsFold("", "x") || !ContainsFold("x", "") {
+		t.Errorf("ContainsFold: wrong answer")
+	}
+}

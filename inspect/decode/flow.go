@@ -155,3 +155,14 @@ func HasFormTag(b []byte) bool {
 		b = b[i+1:]
 	}
 }
+
+// ContainsFold is strings.Contains ignoring case, without the allocation of
+// lowering a long URL or header for every flow of a scan.
+func ContainsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -122,8 +122,3 @@ func flowGap(a, b *flow.Flow) (string, bool) {
 	}
 	return tb.Sub(ta).Round(1e6).String(), true
 }
-
-// oauthLooksToken is a cheap test before decoding a flow's parameters.
-func oauthLooksToken(f *flow.Flow) bool {
-	return f != nil && f.Request != nil && containsFold(f.Request.URL, "/token")
-}

@@ -61,18 +61,7 @@ type oauthIssue struct {
 
 // oauthLooksAuthorize is a cheap test before decoding a flow's parameters.
 func oauthLooksAuthorize(f *flow.Flow) bool {
-	return f != nil && f.Request != nil && containsFold(f.Request.URL, "/authorize")
-}
-
-// containsFold is strings.Contains ignoring ASCII case, without the
-// allocation of lowering a long URL for every flow of a scan.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
+	return f != nil && f.Request != nil && decode.ContainsFold(f.Request.URL, "/authorize")
 }
 
 // oauthMayCarryResponse is a cheap test before decoding a flow's response.
