@@ -101,11 +101,13 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/aadproxy/aadproxy/internal/pipeline"
 )
 
 // lagBound is the most body bytes a crash may lose from a recording: the
-// queue in front of the recorder is bounded to it (pipeline.DefaultQueueBytes).
-const lagBound = 64 << 20
+// queue in front of the recorder is bounded to it.
+const lagBound = pipeline.DefaultQueueBytes
 
 // countedMax bounds long-session's run per target.
 const countedMax = 10 * time.Minute

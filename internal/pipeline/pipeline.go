@@ -2,8 +2,9 @@
 // way: inspect, then record, then show. It owns ordering, back-pressure and
 // the memory bound between the proxy and the sinks: the recorder sees every
 // flow before any output shows it; the queue in front of the inspector and
-// the recorder is bounded in bytes, and while it is full a working recorder
-// makes the proxy's hand-over wait (nothing is dropped from a recording),
+// the recorder is bounded in bytes and in flows, and while it is full a
+// working recorder makes the proxy's hand-over wait (nothing is dropped
+// from a recording),
 // whereas with no recorder, or a failing one, the hand-over never waits (the
 // flow is dropped and counted); outputs (console, JSON, UI) read from queues
 // bounded in events and bytes that drop and count when a consumer is slow.
