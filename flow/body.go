@@ -69,6 +69,15 @@ func (b Body) WithoutBytes() Body {
 	return b
 }
 
+// Detached returns a copy of the body that shares its bytes but not the
+// decoded view, read field by field: another goroutine may decode the copy
+// while the pipeline still decodes the original (a struct copy would read
+// the cache pointer the pipeline writes). Raw is never modified once
+// captured, so sharing it is safe.
+func (b *Body) Detached() Body {
+	return Body{Raw: b.Raw, Size: b.Size, Truncated: b.Truncated, Encoding: b.Encoding}
+}
+
 // decodedBody is Decoded's cached result. from remembers which bytes it was
 // computed from, so a Body whose Raw is replaced never serves a stale view.
 type decodedBody struct {

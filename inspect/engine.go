@@ -122,6 +122,13 @@ func (e *Engine) Add(f *flow.Flow) []Finding {
 	return out
 }
 
+// Reset forgets every flow seen so far (the web inspector's Clear): later
+// flows are judged as if the capture had started afresh. Like Add, it must
+// be called from the goroutine that adds flows.
+func (e *Engine) Reset() {
+	e.history = newHistory(e.history.maxFlows, e.history.budget)
+}
+
 // Finish runs the Finish hook of every rule that has one, at the end of a
 // trace, and returns their findings.
 func (e *Engine) Finish() []Finding {

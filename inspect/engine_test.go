@@ -279,3 +279,20 @@ func TestView(t *testing.T) {
 		t.Errorf("View(empty flow): want empty views")
 	}
 }
+
+func TestResetForgetsTheHistory(t *testing.T) {
+	e, err := NewEngine(nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		e.Add(&flow.Flow{Index: i, Request: &flow.Request{Method: "GET", URL: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"}})
+	}
+	if e.History().Len() != 3 {
+		t.Fatalf("history holds %d, want 3", e.History().Len())
+	}
+	e.Reset()
+	if e.History().Len() != 0 {
+		t.Errorf("after Reset the history holds %d", e.History().Len())
+	}
+}

@@ -177,14 +177,22 @@ func (p *Proxy) dialTunnel(ctx context.Context, network, addr string) (net.Conn,
 	return p.up.dialTCP(ctx, network, addr)
 }
 
-// Serve accepts proxy clients on l until Shutdown.
+// Serve accepts proxy clients on l until Shutdown. Its port joins the
+// addresses the proxy never connects to (Guard).
 func (p *Proxy) Serve(l net.Listener) error {
+	p.Guard(l.Addr(), "aadproxy itself")
 	err := p.srv.Serve(tapListener{Listener: l, p: p})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
+
+// Guard makes the proxy refuse every upstream connection to addr's port on
+// a local address, however the client named it: what for aadproxy's own
+// listeners (the web inspector) so a page sent through the proxy cannot
+// reach them. what names the listener in the error the client gets.
+func (p *Proxy) Guard(addr net.Addr, what string) { p.up.guard.protect(addr, what) }
 
 // Shutdown stops accepting, closes intercepted connections and waits for
 // plain requests in flight until ctx ends. Flows cut short are still

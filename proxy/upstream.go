@@ -16,6 +16,7 @@ type upstream struct {
 	opts      Options
 	dial      DialFunc
 	tlsConfig *tls.Config
+	guard     *guard
 }
 
 func newUpstream(o Options) (*upstream, error) {
@@ -26,7 +27,7 @@ func newUpstream(o Options) (*upstream, error) {
 	for _, c := range o.UpstreamRoots {
 		roots.AddCert(c)
 	}
-	u := &upstream{opts: o, dial: o.Dial}
+	u := &upstream{opts: o, dial: o.Dial, guard: newGuard()}
 	if u.dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		u.dial = d.DialContext
@@ -57,8 +58,13 @@ func (u *upstream) mapAddr(addr string) string {
 }
 
 // dialTCP dials addr after map-remote; used for CONNECT tunnels and plain HTTP.
+// The guard refuses aadproxy's own listeners, whatever name reached them.
 func (u *upstream) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
-	return u.dial(ctx, network, u.mapAddr(addr))
+	to, err := u.guard.check(ctx, u.mapAddr(addr))
+	if err != nil {
+		return nil, err
+	}
+	return u.dial(ctx, network, to)
 }
 
 // dialPlain dials for plain-HTTP requests and taps the connection.

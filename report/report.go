@@ -8,6 +8,7 @@
 package report
 
 import (
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -84,37 +85,11 @@ func Build(source string, flows []*flow.Flow, findings []inspect.Finding, txns [
 		m := offsets[len(offsets)/2]
 		r.ClockOffset = &m
 	}
-	seen := map[int]bool{}
 	for i, f := range flows {
-		errs := decode.FlowErrors(f)
-		if len(errs) == 0 {
+		fl, ok := FailureOf(f, i, byFlow[i])
+		if !ok {
 			continue
 		}
-		e := errs[0]
-		if e.Code() == 0 || seen[i] || !failing(e.Code(), byFlow[i]) {
-			continue
-		}
-		seen[i] = true
-		fl := Failure{
-			Code: e.Code(), Message: e.Message, CorrelationID: e.CorrelationID, TraceID: e.TraceID,
-			Timestamp: e.Timestamp.UTC(), Flow: i, Transaction: -1, Findings: byFlow[i],
-		}
-		if entry, ok := catalog.Lookup(fl.Code); ok {
-			fl.Name = entry.Name
-		}
-		if f.Response != nil {
-			fl.RequestID = f.Response.Header.Get("x-ms-request-id")
-		}
-		if fl.TraceID == "" {
-			fl.TraceID = fl.RequestID
-		}
-		if fl.CorrelationID == "" {
-			fl.CorrelationID = f.Request.Header.Get("client-request-id")
-		}
-		if fl.Timestamp.IsZero() {
-			fl.Timestamp = f.Timings.Start.UTC()
-		}
-		fl.Endpoint, fl.Tenant, fl.ClientID = endpoint(f)
 		if t := txnOf[i]; t != nil {
 			fl.Transaction, fl.Protocol = t.ID, t.Protocol
 			if fl.ClientID == "" {
@@ -124,12 +99,75 @@ func Build(source string, flows []*flow.Flow, findings []inspect.Finding, txns [
 				fl.Tenant = t.Tenant
 			}
 		}
-		if off, ok := clockOffset(f); ok {
-			fl.ClockOffset = &off
-		}
 		r.Failures = append(r.Failures, fl)
 	}
 	return r
+}
+
+// FailureOf reads the failure flow f (numbered index) carries, given the
+// findings about it: its AADSTS code and name, the IDs support asks for,
+// its endpoint, tenant and client. ok is false when f carries no AADSTS
+// error, or one that is a step of a healthy flow. Transaction is -1: the
+// caller knows which transaction f belongs to.
+func FailureOf(f *flow.Flow, index int, findings []inspect.Finding) (fl Failure, ok bool) {
+	errs := decode.FlowErrors(f)
+	if len(errs) == 0 {
+		return fl, false
+	}
+	e := errs[0]
+	if e.Code() == 0 || !failing(e.Code(), findings) {
+		return fl, false
+	}
+	fl = Failure{
+		Code: e.Code(), Message: e.Message, CorrelationID: e.CorrelationID, TraceID: e.TraceID,
+		Timestamp: e.Timestamp.UTC(), Flow: index, Transaction: -1, Findings: findings,
+	}
+	if entry, ok := catalog.Lookup(fl.Code); ok {
+		fl.Name = entry.Name
+	}
+	if f.Response != nil {
+		fl.RequestID = f.Response.Header.Get("x-ms-request-id")
+	}
+	if fl.TraceID == "" {
+		fl.TraceID = fl.RequestID
+	}
+	if fl.CorrelationID == "" {
+		fl.CorrelationID = f.Request.Header.Get("client-request-id")
+	}
+	if fl.Timestamp.IsZero() {
+		fl.Timestamp = f.Timings.Start.UTC()
+	}
+	fl.Endpoint, fl.Tenant, fl.ClientID = endpoint(f)
+	if off, ok := clockOffset(f); ok {
+		fl.ClockOffset = &off
+	}
+	return fl, true
+}
+
+// Text is the failure as a block to paste into a support ticket: the code
+// and its name, the IDs, the time and who was signing in where.
+func (fl Failure) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Error: AADSTS%d", fl.Code)
+	if fl.Name != "" {
+		fmt.Fprintf(&b, " (%s)", fl.Name)
+	}
+	b.WriteString("\n")
+	for _, kv := range [][2]string{
+		{"Correlation ID", fl.CorrelationID},
+		{"Request ID", fl.RequestID},
+		{"Trace ID", fl.TraceID},
+		{"Timestamp (UTC)", fl.Timestamp.UTC().Format("2006-01-02 15:04:05Z")},
+		{"Tenant", fl.Tenant},
+		{"Client ID", fl.ClientID},
+		{"Endpoint", fl.Endpoint},
+		{"Message", fl.Message},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
+		}
+	}
+	return b.String()
 }
 
 // failing reports whether an error is a failure worth a support ticket:

@@ -119,6 +119,7 @@ type event struct {
 	findings []inspect.Finding
 	notice   *proxy.Notice
 	final    bool
+	reset    bool            // Clear: the inspector forgets what it has seen
 	barrier  *sync.WaitGroup // Sync: done once every output has reached it
 }
 
@@ -140,6 +141,8 @@ type Pipeline struct {
 	skipped    int64 // flows dropped at hand-over: queue full, nothing to wait for
 	unrecorded int64 // flows the recorder failed to write
 	count      int
+	paused     atomic.Bool
+	pausedN    atomic.Int64 // flows relayed but not captured while paused
 
 	outs     []*outlet
 	batch    []event // reused by run
@@ -185,6 +188,10 @@ func NewWithOptions(opts Options, insp Inspector, rec Recorder, outs ...Output) 
 // stays bounded; with no recorder, or one whose last write failed, it never
 // waits: the flow is dropped and counted (Skipped).
 func (p *Pipeline) Flow(f *flow.Flow) {
+	if p.paused.Load() {
+		p.pausedN.Add(1)
+		return
+	}
 	cost := flowCost(f)
 	p.mu.Lock()
 	// A flow larger than the whole bound still passes alone.
@@ -207,6 +214,43 @@ func (p *Pipeline) Flow(f *flow.Flow) {
 	p.mu.Unlock()
 	p.signal()
 }
+
+// Pause stops capturing: completed flows are let go unseen (neither
+// inspected, recorded nor shown) until Resume; the proxy keeps relaying
+// them. who says where the request came from, for the notice every output
+// shows. It reports whether the state changed.
+func (p *Pipeline) Pause(who string) bool {
+	if p.paused.Swap(true) {
+		return false
+	}
+	p.Notice(proxy.Notice{Level: "warning", Message: "capture paused" + by(who) +
+		": traffic is still relayed, but not captured, inspected or recorded until it is resumed"})
+	return true
+}
+
+// Resume starts capturing again after Pause.
+func (p *Pipeline) Resume(who string) bool {
+	if !p.paused.Swap(false) {
+		return false
+	}
+	p.Notice(proxy.Notice{Level: "info", Message: fmt.Sprintf(
+		"capture resumed%s (%d flows were relayed uncaptured while paused)", by(who), p.pausedN.Load())})
+	return true
+}
+
+func by(who string) string {
+	if who == "" {
+		return ""
+	}
+	return " from " + who
+}
+
+// Paused reports whether capture is paused.
+func (p *Pipeline) Paused() bool { return p.paused.Load() }
+
+// Clear makes the inspector forget every flow before this call (its
+// history), in order with the flows around it. The recording is untouched.
+func (p *Pipeline) Clear() { p.push(event{reset: true}) }
 
 // Notice queues a notice. It never waits.
 func (p *Pipeline) Notice(n proxy.Notice) { p.push(event{notice: &n}) }
@@ -353,6 +397,12 @@ func (p *Pipeline) handleBatch(batch []event) (cost int64, n int) {
 	var flows []*flow.Flow
 	for i := range batch {
 		e := &batch[i]
+		if e.reset {
+			if r, ok := p.insp.(interface{ Reset() }); ok {
+				r.Reset()
+			}
+			continue
+		}
 		if e.f == nil {
 			continue
 		}
@@ -387,7 +437,9 @@ func (p *Pipeline) handleBatch(batch []event) (cost int64, n int) {
 		}
 	}
 	for _, e := range batch {
-		p.fanOut(e)
+		if !e.reset {
+			p.fanOut(e)
+		}
 	}
 	return cost, len(flows)
 }
