@@ -83,7 +83,13 @@ var placeText = map[string]string{
 // Where describes the token's location for evidence: "id_token in the
 // response's JSON body of flow 3".
 func (t *FoundToken) Where(flowIndex int) string {
-	return t.Field + " in " + placeText[t.Place] + " of flow " + strconv.Itoa(flowIndex)
+	return t.Location() + " of flow " + strconv.Itoa(flowIndex)
+}
+
+// Location describes the token's place within its flow: "id_token in the
+// response's JSON body".
+func (t *FoundToken) Location() string {
+	return t.Field + " in " + placeText[t.Place]
 }
 
 // Fields that carry tokens in each place.

@@ -71,49 +71,65 @@ func runBundle(args []string, stdout, stderr io.Writer) error {
 	if same(in, out) {
 		return fmt.Errorf("bundle: refusing to overwrite the input %s", in)
 	}
-	tmp, err := os.MkdirTemp("", "aadproxy-bundle-*")
+	if o.raw {
+		fmt.Fprintln(stderr, "! --raw: the bundle holds the UNSANITIZED trace; share it only over a channel you trust")
+	}
+	files, rep, err := bundleFiles(in, o.raw)
 	if err != nil {
 		return err
+	}
+	if err := writeZip(out, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d flows, %d failed sign-ins, %d findings\n", out, rep.Flows, len(rep.Failures), len(rep.Findings))
+	return nil
+}
+
+// bundleFiles builds the files of a support bundle for the trace at in:
+// the trace (sanitized unless raw), the report in Markdown and HTML, and
+// what was redacted.
+func bundleFiles(in string, raw bool) ([]zipFile, *report.Report, error) {
+	tmp, err := os.MkdirTemp("", "aadproxy-bundle-*")
+	if err != nil {
+		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
 
 	harPath, cleanup, err := asHAR(in)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer cleanup()
 	shared := harPath
 	summary := "The trace is NOT sanitized (--raw): it holds passwords, codes, tokens and session cookies.\n"
-	if o.raw {
-		fmt.Fprintln(stderr, "! --raw: the bundle holds the UNSANITIZED trace; share it only over a channel you trust")
-	} else {
+	if !raw {
 		shared = filepath.Join(tmp, "trace.har")
 		rep, err := sanitizeTrace(harPath, shared, sanitize.Options{})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		summary = rep.Summary()
 		// Fail closed: a bundle is for sharing, so a value that still looks
 		// secret stops it.
 		if left, err := sanitize.Check(shared); err != nil || len(left) > 0 {
-			return fmt.Errorf("bundle: the sanitized trace still holds %d secret-looking values (%v); nothing was written — report this as a bug", len(left), err)
+			return nil, nil, fmt.Errorf("bundle: the sanitized trace still holds %d secret-looking values (%v); nothing was written — report this as a bug", len(left), err)
 		}
 	}
 
 	rep, err := analyzeForReport(filepath.Base(in), shared)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var md, page bytes.Buffer
 	if err := rep.Markdown(&md); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := rep.HTML(&page); err != nil {
-		return err
+		return nil, nil, err
 	}
 	harBytes, err := os.ReadFile(shared)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	files := []zipFile{
 		{"report.md", md.Bytes()},
@@ -121,11 +137,17 @@ func runBundle(args []string, stdout, stderr io.Writer) error {
 		{"trace.har", harBytes},
 		{"redactions.txt", []byte(summary)},
 	}
-	if err := writeZip(out, files); err != nil {
+	return files, rep, nil
+}
+
+// writeBundle writes a support bundle of the trace at in to w (the web
+// inspector's download).
+func writeBundle(w io.Writer, in string, raw bool) error {
+	files, _, err := bundleFiles(in, raw)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d flows, %d failed sign-ins, %d findings\n", out, rep.Flows, len(rep.Failures), len(rep.Findings))
-	return nil
+	return writeZipTo(w, files)
 }
 
 // analyzeForReport runs the rules and the transaction grouper over the
@@ -168,20 +190,7 @@ func writeZip(path string, files []zipFile) error {
 		tmp.Close()
 		return err
 	}
-	zw := zip.NewWriter(tmp)
-	now := time.Now()
-	for _, f := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: now})
-		if err != nil {
-			tmp.Close()
-			return err
-		}
-		if _, err := w.Write(f.data); err != nil {
-			tmp.Close()
-			return err
-		}
-	}
-	if err := zw.Close(); err != nil {
+	if err := writeZipTo(tmp, files); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -189,4 +198,20 @@ func writeZip(path string, files []zipFile) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeZipTo writes files as a zip to w.
+func writeZipTo(w io.Writer, files []zipFile) error {
+	zw := zip.NewWriter(w)
+	now := time.Now()
+	for _, f := range files {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: now})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }

@@ -24,6 +24,7 @@ type demoOptions struct {
 	record string
 	json   bool
 	quiet  bool
+	ui     startOptions // --ui, --no-ui, --open (with --serve)
 }
 
 func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
@@ -35,6 +36,7 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.record, "record", "", "also record the demo's flows to `FILE.har`")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
+	uiFlags(fs, &o.ui)
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -44,7 +46,7 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return o, usagef("--listen %q: %v", o.listen, err)
 	}
-	return o, nil
+	return o, o.ui.validateUI()
 }
 
 // demoProxyOptions maps every identity host to the fake STS and lets the
@@ -91,10 +93,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	} else if ca, err = certs.New(certs.Options{CommonName: "aadproxy demo CA"}); err != nil {
 		return err
 	}
-	so := startOptions{listen: listen, record: o.record, json: o.json, quiet: o.quiet}
-	s, err := openSession(so, demoProxyOptions(sts), ca, stdout)
+	// The inspector is for --serve, where a person stays to look.
+	so := startOptions{listen: listen, record: o.record, json: o.json, quiet: o.quiet,
+		ui: o.ui.ui, noUI: !o.serve || o.ui.noUI, open: o.ui.open}
+	s, err := openSession(so, demoProxyOptions(sts), ca, stdout, stderr)
 	if err != nil {
 		return err
+	}
+	if s.ui != nil {
+		s.ui.announce(stderr, so.open)
 	}
 	addr := s.listener.Addr().String()
 	if !o.json {

@@ -267,7 +267,7 @@ func TestMSALGoThroughTheProxy(t *testing.T) {
 	var out bytes.Buffer
 	var mu sync.Mutex
 	rec := filepath.Join(t.TempDir(), "msal.har")
-	s, err := openSession(startOptions{listen: "127.0.0.1:0", json: true, record: rec}, demoProxyOptions(sts), ca, lockedWriter{&out, &mu})
+	s, err := openSession(startOptions{listen: "127.0.0.1:0", json: true, record: rec, noUI: true}, demoProxyOptions(sts), ca, lockedWriter{&out, &mu}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

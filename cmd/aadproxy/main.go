@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runCA(args, stdout, stderr)
 	case "analyze":
 		return runAnalyze(args, stdout, stderr)
+	case "ui":
+		err = runUI(args, stdout, stderr)
 	case "explain":
 		err = runExplain(args, stdout, stderr)
 	case "sanitize":
@@ -94,9 +96,10 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 const usage = `aadproxy: a local MITM proxy that explains Microsoft Entra ID sign-in failures
 
 Usage:
-  aadproxy [start] [flags]      run the proxy (default 127.0.0.1:8080)
+  aadproxy [start] [flags]      run the proxy (default 127.0.0.1:8080) and its web inspector (127.0.0.1:8081)
   aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
   aadproxy analyze FILE.har     run the rules over a recorded or exported trace
+  aadproxy ui FILE.har          look at a HAR or SAZ in the web inspector (offline)
   aadproxy explain AADSTS50143  what a code means and how to fix it
   aadproxy sanitize IN -o OUT   remove secrets from a HAR or SAZ, keep what support needs
   aadproxy sanitize --check F   list secret-looking values left in a trace (exit 1 if any)

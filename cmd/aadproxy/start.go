@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -21,8 +22,10 @@ import (
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/rules"
 	"github.com/aadproxy/aadproxy/internal/pipeline"
+	"github.com/aadproxy/aadproxy/internal/runfile"
 	"github.com/aadproxy/aadproxy/proxy"
 	"github.com/aadproxy/aadproxy/trace"
+	"github.com/aadproxy/aadproxy/ui"
 )
 
 // startOptions are the flags of `aadproxy start`.
@@ -40,6 +43,9 @@ type startOptions struct {
 	json             bool
 	quiet            bool
 	offline          bool
+	ui               string // the inspector's address; "" the default
+	noUI             bool
+	open             bool
 }
 
 func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
@@ -57,6 +63,7 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	uiFlags(fs, o)
 	return &flagSet{fs}
 }
 
@@ -75,6 +82,9 @@ func parseStart(args []string, stderr io.Writer) (startOptions, error) {
 func (o startOptions) validate() error {
 	if _, _, err := net.SplitHostPort(o.listen); err != nil {
 		return usagef("--listen %q: %v", o.listen, err)
+	}
+	if err := o.validateUI(); err != nil {
+		return err
 	}
 	for _, m := range o.mapRemote {
 		if _, _, err := proxy.ParseMapRemote(m); err != nil {
@@ -150,7 +160,8 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// session is a running proxy with its pipeline, shared by start and demo.
+// session is a running proxy with its pipeline and its web inspector,
+// shared by start and demo.
 type session struct {
 	proxy    *proxy.Proxy
 	pipe     *pipeline.Pipeline
@@ -158,10 +169,13 @@ type session struct {
 	listener net.Listener
 	ca       *certs.CA
 	served   chan error
+	ui       *inspector // nil with --no-ui
 }
 
-// openSession starts the proxy described by o with ca, listening on o.listen.
-func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout io.Writer) (*session, error) {
+// openSession starts the proxy described by o with ca, listening on
+// o.listen, and its inspector unless o.noUI. Under --json the inspector's
+// address is the first line on stdout.
+func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout, stderr io.Writer) (*session, error) {
 	s := &session{ca: ca, served: make(chan error, 1)}
 	eng, err := inspect.NewEngine(rules.All(), inspect.Options{})
 	if err != nil {
@@ -174,17 +188,45 @@ func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout io.Write
 		}
 		rec = s.recorder
 	}
-	printer := console.New(stdout, console.Options{JSON: o.json, Quiet: o.quiet})
-	s.pipe = pipeline.New(eng, rec, printer)
+	outs := []pipeline.Output{console.New(stdout, console.Options{JSON: o.json, Quiet: o.quiet})}
+	var store *ui.Store
+	if !o.noUI {
+		store = ui.NewStore(ui.StoreOptions{})
+		outs = append(outs, store)
+	}
+	s.pipe = pipeline.New(eng, rec, outs...)
+	fail := func(err error) (*session, error) {
+		s.pipe.Close()
+		if store != nil {
+			store.Close()
+		}
+		if s.recorder != nil {
+			s.recorder.Close()
+		}
+		return nil, err
+	}
 	s.proxy, err = proxy.New(po, ca, proxy.Events{Flow: s.pipe.Flow, Notice: s.pipe.Notice})
 	if err != nil {
-		s.pipe.Close()
-		return nil, err
+		return fail(err)
 	}
 	s.listener, err = net.Listen("tcp", o.listen)
 	if err != nil {
-		s.pipe.Close()
-		return nil, fmt.Errorf("listen on %s: %w", o.listen, err)
+		return fail(fmt.Errorf("listen on %s: %w", o.listen, err))
+	}
+	if store != nil {
+		s.ui, err = openInspector(o, store, ui.Options{
+			Mode: "live", Proxy: s.listener.Addr().String(), Recording: o.record, Version: version,
+			Controls: s.pipe, Bundle: writeBundle,
+		}, stderr)
+		if err != nil {
+			s.listener.Close()
+			return fail(err)
+		}
+		s.proxy.Guard(s.ui.listener.Addr(), "aadproxy's web inspector")
+		if o.json {
+			line, _ := json.Marshal(map[string]string{"type": "ui", "url": s.ui.url})
+			fmt.Fprintf(stdout, "%s\n", line)
+		}
 	}
 	go func() { s.served <- s.proxy.Serve(s.listener) }()
 	return s, nil
@@ -196,6 +238,9 @@ func (s *session) close() error {
 	defer cancel()
 	s.proxy.Shutdown(ctx)
 	s.pipe.Close()
+	if s.ui != nil {
+		s.ui.close()
+	}
 	if s.recorder != nil {
 		if err := s.recorder.Close(); err != nil {
 			return fmt.Errorf("close recording: %w", err)
@@ -226,7 +271,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tuneGC()
-	s, err := openSession(o, po, ca, stdout)
+	s, err := openSession(o, po, ca, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -236,6 +281,13 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	printBanner(stderr, o, s.listener.Addr().String(), ca, created, bundle)
+	if s.ui != nil {
+		s.ui.announce(stderr, o.open)
+	}
+	if err := s.writeRunFile(home, o); err != nil {
+		fmt.Fprintf(stderr, "! could not write the run file (other aadproxy commands will not find this proxy): %v\n", err)
+	}
+	defer runfile.Remove(home, os.Getpid())
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
