@@ -188,3 +188,33 @@ func TestAnalyzeOfADemoRecordingMatchesTheLiveRun(t *testing.T) {
 		}
 	}
 }
+
+func TestAnalyzeFilterShowsOnlyMatchingFlowsButJudgesThemAll(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "demo.har")
+	if code := run([]string{"demo", "--record", rec}, io.Discard, io.Discard); code != exitOK {
+		t.Fatalf("demo: exit %d", code)
+	}
+	var out bytes.Buffer
+	code := run([]string{"analyze", "--json", "--filter", "~rule code-reused", rec}, &out, io.Discard)
+	var doc analysis
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("analyze --json --filter: %v\n%s", err, out.String())
+	}
+	// code-reused needs the first redemption to judge the second: both
+	// were judged, only the second is shown.
+	if doc.Matched != 1 || doc.Flows < 10 || code != exitFindings {
+		t.Fatalf("matched %d of %d flows (exit %d), want 1 of the demo's flows", doc.Matched, doc.Flows, code)
+	}
+	for _, f := range doc.Findings {
+		if f.Flow != doc.Findings[0].Flow {
+			t.Errorf("a finding about an unmatched flow: %+v", f)
+		}
+	}
+	if len(doc.Transactions) != 1 || doc.Transactions[0].Code != 54005 {
+		t.Errorf("transactions: %+v, want the one failed with 54005", doc.Transactions)
+	}
+	var errOut bytes.Buffer
+	if code := run([]string{"analyze", "--filter", "~c 4xx & (", rec}, io.Discard, &errOut); code != exitBadInput || !strings.Contains(errOut.String(), "at 9") {
+		t.Errorf("a bad filter: exit %d, %q; want 2 and where it is wrong", code, errOut.String())
+	}
+}

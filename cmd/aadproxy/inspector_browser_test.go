@@ -24,8 +24,11 @@ import (
 	"github.com/aadproxy/aadproxy/trace"
 )
 
-// rowsJS lists the flow rows the page shows, as text.
-const rowsJS = `[...document.querySelectorAll('#flow-rows .row:not([hidden])')].map(r => r.textContent)`
+// rowsElemsJS lists the flow rows the page shows; rowsJS their text.
+const (
+	rowsElemsJS = `[...document.querySelectorAll('#flow-rows .row:not([hidden])')]`
+	rowsJS      = rowsElemsJS + `.map(r => r.textContent)`
+)
 
 // The inspector as a person meets it: a live proxy with the fake Entra
 // behind it, real HTTPS from the demo's client, and the page in headless
@@ -97,6 +100,25 @@ func TestInspectorShowsLiveSignInsInABrowser(t *testing.T) {
 	}
 	if got := rulesIn(t, har); !got["domain-hint-mismatch"] || !got["code-reused"] {
 		t.Errorf("the export analyses to %v, want domain-hint-mismatch and code-reused kept", got)
+	}
+
+	// The picture in the README: every flow, the failing one open at its
+	// decoded error. AADPROXY_README_SCREENSHOT=docs/inspector.png
+	// regenerates it (see README, Tests).
+	setFilter(t, ctx, "")
+	browsertest.Run(t, ctx, chromedp.Evaluate[chromedp.Void](rowsElemsJS+`.find(r => r.textContent.includes('AADSTS50143')).click()`))
+	browsertest.WaitJS(t, ctx, `document.querySelector('#detail-head') && document.querySelector('#detail-head').textContent.includes('authorize')`, 10*time.Second)
+	browsertest.Run(t, ctx, chromedp.Click(chromedp.CSS(`#detail-tabs [data-tab="decoded"]`)))
+	browsertest.WaitJS(t, ctx, `document.querySelector('#panel').textContent.includes('SessionMismatch')`, 10*time.Second)
+	shot := browsertest.Screenshot(t, ctx, "overview")
+	if dst := os.Getenv("AADPROXY_README_SCREENSHOT"); dst != "" {
+		data, err := os.ReadFile(shot)
+		if err == nil {
+			err = os.WriteFile(dst, data, 0o644)
+		}
+		if err != nil {
+			t.Errorf("README screenshot: %v", err)
+		}
 	}
 
 	// The inspector is never reachable through the proxy.
