@@ -928,14 +928,15 @@ function renderCookies(f) {
   const table = (title, cookies, withChange) => [
     el("h2", { text: `${title} (${(cookies || []).length})` }),
     (cookies || []).length ? el("table", { class: "grid cookies" },
-      el("thead", {}, el("tr", {}, ["Name", "Label", "Size", "Value", "Attributes", withChange ? "Change" : null]
+      el("thead", {}, el("tr", {}, ["Name and label", "Size", "Value", "Attributes", withChange ? "Change" : null]
         .filter(Boolean).map((h) => el("th", { text: h })))),
+      // The label sits under the name: Entra's labels are sentences, and
+      // the value needs the width.
       el("tbody", {}, cookies.map((k) => el("tr", { class: k.label ? "entra" : "" },
-        el("td", { class: "mono" }, el("strong", { text: k.name })),
-        el("td", {}, k.label ? el("span", { class: "label", text: k.label }) : ""),
+        el("td", {}, el("strong", { class: "mono", text: k.name }), k.label ? el("div", { class: "label", text: k.label }) : ""),
         el("td", { class: "mono nowrap", text: fmtBytes(k.size) }),
         el("td", { class: "mono" }, cookieValue(k.value)),
-        el("td", { class: "mono", text: attrsText(k.attrs) }),
+        el("td", { class: "mono attrs", text: attrsText(k.attrs) }),
         withChange ? el("td", {}, k.change ? el("span", { class: `badge ${k.change}`, text: k.change }) : "") : null))))
       : el("p", { class: "note", text: "None." }),
   ];
