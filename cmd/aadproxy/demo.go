@@ -14,6 +14,7 @@ import (
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/internal/demo"
 	"github.com/aadproxy/aadproxy/internal/fakests"
+	"github.com/aadproxy/aadproxy/internal/runfile"
 	"github.com/aadproxy/aadproxy/proxy"
 )
 
@@ -81,9 +82,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	// Without --serve the demo keeps its CA in memory and writes nothing.
 	var ca *certs.CA
 	listen := "127.0.0.1:0"
+	home := ""
 	if o.serve {
-		home, err := homeDir(o.home)
-		if err != nil {
+		if home, err = homeDir(o.home); err != nil {
 			return err
 		}
 		if ca, _, err = certs.LoadOrCreate(home); err != nil {
@@ -102,6 +103,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	if s.ui != nil {
 		s.ui.announce(stderr, so.open)
+	}
+	if o.serve {
+		// Like start: other commands (run --attach, mcp) find it.
+		if err := s.writeRunFile(home, so); err != nil {
+			fmt.Fprintf(stderr, "! could not write the run file: %v\n", err)
+		}
+		defer runfile.Remove(home, os.Getpid())
 	}
 	addr := s.listener.Addr().String()
 	if !o.json {

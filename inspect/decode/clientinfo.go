@@ -11,8 +11,8 @@ import (
 // "uid.utid". For a guest, UTID differs from the tid of the tokens issued in
 // the resource tenant.
 type ClientInfo struct {
-	UID  string
-	UTID string
+	UID  string `json:"uid"`
+	UTID string `json:"utid"`
 }
 
 // HomeAccountID returns "uid.utid", MSAL's account key.
