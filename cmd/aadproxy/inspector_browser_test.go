@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -192,4 +193,73 @@ func rulesIn(t *testing.T, path string) map[string]bool {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// What a hostile page in the same browser can try: the inspector on
+// another port of 127.0.0.1 is same-site (ports do not count), so the
+// SameSite cookie alone does not stop it; the Origin and Sec-Fetch-Site
+// checks must.
+func TestInspectorRefusesOtherPagesInTheSameBrowser(t *testing.T) {
+	sts, _ := stsFixture(t)
+	ca, err := certs.New(certs.Options{CommonName: "inspector test CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := openSession(startOptions{listen: "127.0.0.1:0", ui: "127.0.0.1:0", quiet: true}, demoProxyOptions(sts), ca, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	client := demo.NewClient(proxy.ClientURL(s.listener.Addr().String()), ca.Pool(), sts)
+	if err := demo.All()[0].Run(context.Background(), client); err != nil {
+		t.Fatal(err)
+	}
+	s.pipe.Sync()
+	base := "http://" + s.ui.listener.Addr().String()
+	evil := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<!doctype html><title>evil</title><p id="out">waiting</p>`)
+	})}
+	el, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go evil.Serve(el)
+	defer evil.Close()
+
+	ctx := browsertest.New(t, browsertest.Options{})
+	// Without the token, or with a wrong one, the page is not served.
+	browsertest.Run(t, ctx, chromedp.Navigate(base+"/"))
+	if txt := browsertest.Get(t, ctx, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(txt, "open the link with ?token=") {
+		t.Errorf("the page without a token says %q", txt)
+	}
+	browsertest.Run(t, ctx, chromedp.Navigate(base+"/?token=0000"))
+	if txt := browsertest.Get(t, ctx, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(txt, "not this run's") {
+		t.Errorf("the page with a wrong token says %q", txt)
+	}
+	// Now the browser holds the real cookie, as a user's would.
+	browsertest.Run(t, ctx, chromedp.Navigate(s.ui.url))
+	browsertest.WaitJS(t, ctx, `document.querySelectorAll('#flow-rows .row:not([hidden])').length > 0`, 30*time.Second)
+
+	// Another site's page tries the live channel and a state change.
+	browsertest.Run(t, ctx, chromedp.Navigate("http://"+el.Addr().String()+"/"))
+	js := fmt.Sprintf(`new Promise(done => {
+		const results = {};
+		const es = new EventSource(%[1]q + "/api/events", {withCredentials: true});
+		es.onmessage = () => { results.events = "received"; es.close(); finish(); };
+		es.onerror = () => { results.events = "refused"; es.close(); finish(); };
+		fetch(%[1]q + "/api/clear", {method: "POST", mode: "no-cors", credentials: "include"})
+			.then(() => { results.clear = "sent"; finish(); }, () => { results.clear = "failed"; finish(); });
+		function finish() { if (results.events && results.clear) done(JSON.stringify(results)); }
+	})`, base)
+	got := browsertest.Get(t, ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if !strings.Contains(got, `"events":"refused"`) {
+		t.Errorf("another site opened the live channel: %s", got)
+	}
+	if st := s.ui.store; st != nil {
+		var status struct{ Flows int }
+		if code := apiGet(t, s.ui.url, "/api/status", &status); code != 200 || status.Flows == 0 {
+			t.Errorf("another site's POST /api/clear emptied the inspector (status %d, %d flows)", code, status.Flows)
+		}
+	}
 }
