@@ -58,10 +58,20 @@ type fakeControls struct {
 	cleared int
 }
 
-func (c *fakeControls) Pause(string) bool  { c.mu.Lock(); defer c.mu.Unlock(); c.paused = true; return true }
-func (c *fakeControls) Resume(string) bool { c.mu.Lock(); defer c.mu.Unlock(); c.paused = false; return true }
-func (c *fakeControls) Paused() bool       { c.mu.Lock(); defer c.mu.Unlock(); return c.paused }
-func (c *fakeControls) Clear()             { c.mu.Lock(); defer c.mu.Unlock(); c.cleared++ }
+func (c *fakeControls) Pause(string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = true
+	return true
+}
+func (c *fakeControls) Resume(string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paused = false
+	return true
+}
+func (c *fakeControls) Paused() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.paused }
+func (c *fakeControls) Clear()       { c.mu.Lock(); defer c.mu.Unlock(); c.cleared++ }
 
 type testServer struct {
 	*Server
@@ -74,7 +84,10 @@ func startServer(t *testing.T, so StoreOptions) *testServer {
 	store := NewStore(so)
 	c := &fakeControls{}
 	srv, err := NewServer(store, Options{Mode: "live", Proxy: "127.0.0.1:8080", Controls: c,
-		Bundle: func(w io.Writer, har string, raw bool) error { _, err := io.WriteString(w, "zip of "+filepath.Base(har)); return err }})
+		Bundle: func(w io.Writer, har string, raw bool) error {
+			_, err := io.WriteString(w, "zip of "+filepath.Base(har))
+			return err
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,4 +267,3 @@ func stepLabel(e *entry) string {
 	}
 	return f.Request.Method
 }
-
