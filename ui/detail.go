@@ -147,13 +147,7 @@ func (s *Store) detail(id int64) (Detail, bool) {
 	if p := e.findings.Load(); p != nil {
 		d.Findings = *p
 	}
-	for _, t := range s.transactions() {
-		if t.ID+1 == sum.Txn {
-			t := t
-			d.Transaction = &t
-			break
-		}
-	}
+	d.Transaction = s.transactionOf(id)
 	s.decodeMu.Lock()
 	defer s.decodeMu.Unlock()
 	f := e.flow.Load()

@@ -214,8 +214,11 @@ func (s *Store) add(src *source, f *flow.Flow, findings []inspect.Finding) {
 	}
 	c := detach(f)
 	identity := inspect.NewView(c).Identity() // decodes c, still private
-	if identity && !src.done {
-		src.grouper.Add(c)
+	s.mu.Lock()
+	g, done := src.grouper, src.done // regroup may retire the grouper
+	s.mu.Unlock()
+	if identity && !done {
+		g.Add(c)
 	}
 	trimBodies(c, identity)
 	e := &entry{index: f.Index, source: src.name, base: baseSummary(c)}
@@ -369,16 +372,9 @@ func (s *Store) summaryLocked(e *entry) Summary {
 // (domain-hint-mismatch says why) wins over the generic aadsts-error
 // (which says what), then the first.
 func decisive(fs []inspect.Finding) (inspect.Finding, bool) {
-	rank := func(f inspect.Finding) int {
-		r := int(f.Severity) * 2
-		if f.Rule != genericErrorRule {
-			r++
-		}
-		return r
-	}
 	best := -1
 	for i, f := range fs {
-		if best < 0 || rank(f) > rank(fs[best]) {
+		if best < 0 || rankOf(f) > rankOf(fs[best]) {
 			best = i
 		}
 	}
@@ -386,6 +382,15 @@ func decisive(fs []inspect.Finding) (inspect.Finding, bool) {
 		return inspect.Finding{}, false
 	}
 	return fs[best], true
+}
+
+// rankOf orders findings for decisive.
+func rankOf(f inspect.Finding) int {
+	r := int(f.Severity) * 2
+	if f.Rule != genericErrorRule {
+		r++
+	}
+	return r
 }
 
 // genericErrorRule reports every AADSTS code by its catalog entry.

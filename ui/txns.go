@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/aadproxy/aadproxy/inspect"
@@ -144,54 +145,74 @@ type Support struct {
 func (s *Store) transactions() []Transaction {
 	s.mu.Lock()
 	recs := append([]txnRecord(nil), s.txns...)
-	byID := map[int64]held{}
+	s.mu.Unlock()
+	out := make([]Transaction, 0, len(recs))
 	for _, r := range recs {
-		for _, id := range r.ids {
-			if e := s.entryLocked(id); e != nil {
-				byID[id] = held{e, s.summaryLocked(e)}
-			}
+		out = append(out, s.transaction(r))
+	}
+	return out
+}
+
+// transactionOf returns the sign-in flow id belongs to, if any.
+func (s *Store) transactionOf(id int64) *Transaction {
+	s.mu.Lock()
+	var rec *txnRecord
+	for i := range s.txns {
+		if slices.Contains(s.txns[i].ids, id) {
+			r := s.txns[i]
+			rec = &r
+			break
 		}
 	}
 	s.mu.Unlock()
-
-	out := make([]Transaction, 0, len(recs))
-	for _, r := range recs {
-		t := Transaction{Transaction: r.t, Steps: []Step{}}
-		t.Flows = nil
-		var failing *entry
-		for _, id := range r.ids {
-			h, ok := byID[id]
-			if !ok {
-				continue
-			}
-			t.Flows = append(t.Flows, int(id))
-			st := Step{Flow: id, Label: stepLabel(h.e), Method: h.sum.Method, Host: h.sum.Host, Path: h.sum.Path, Status: h.sum.Status, Mark: h.sum.Mark, Sev: h.sum.Sev}
-			if fs := h.e.findings.Load(); fs != nil {
-				if d, ok := decisive(*fs); ok && (t.Decisive == nil || d.Severity > t.Decisive.Severity) {
-					d := d
-					t.Decisive = &d
-					failing = h.e
-				}
-			}
-			t.Steps = append(t.Steps, st)
-		}
-		if t.Outcome == txn.Failed {
-			if failing == nil {
-				failing = lastWithStatusError(byID, r.ids)
-			}
-			if failing != nil {
-				for i := range t.Steps {
-					t.Steps[i].Failed = t.Steps[i].Flow == failing.id
-				}
-				t.Support = s.support(failing, t.Transaction)
-			}
-		}
-		if t.Flows == nil {
-			t.Flows = []int{}
-		}
-		out = append(out, t)
+	if rec == nil {
+		return nil
 	}
-	return out
+	t := s.transaction(*rec)
+	return &t
+}
+
+// transaction builds the API's view of one record: the steps still held,
+// the decisive finding and, when it failed, the support block.
+func (s *Store) transaction(r txnRecord) Transaction {
+	s.mu.Lock()
+	byID := map[int64]held{}
+	for _, id := range r.ids {
+		if e := s.entryLocked(id); e != nil {
+			byID[id] = held{e, s.summaryLocked(e)}
+		}
+	}
+	s.mu.Unlock()
+	t := Transaction{Transaction: r.t, Steps: []Step{}}
+	t.Flows = []int{}
+	var failing *entry
+	for _, id := range r.ids {
+		h, ok := byID[id]
+		if !ok {
+			continue
+		}
+		t.Flows = append(t.Flows, int(id))
+		st := Step{Flow: id, Label: stepLabel(h.e), Method: h.sum.Method, Host: h.sum.Host, Path: h.sum.Path, Status: h.sum.Status, Mark: h.sum.Mark, Sev: h.sum.Sev}
+		if fs := h.e.findings.Load(); fs != nil {
+			if d, ok := decisive(*fs); ok && (t.Decisive == nil || rankOf(d) > rankOf(*t.Decisive)) {
+				t.Decisive = &d
+				failing = h.e
+			}
+		}
+		t.Steps = append(t.Steps, st)
+	}
+	if t.Outcome == txn.Failed {
+		if failing == nil {
+			failing = lastWithStatusError(byID, r.ids)
+		}
+		if failing != nil {
+			for i := range t.Steps {
+				t.Steps[i].Failed = t.Steps[i].Flow == failing.id
+			}
+			t.Support = s.support(failing, t.Transaction)
+		}
+	}
+	return t
 }
 
 // held is an entry with its row, read under the store's lock.
