@@ -29,6 +29,16 @@ func Flow(f *flow.Flow, o Options, rep *Report) *flow.Flow {
 	return out
 }
 
+// Text removes secrets from free text (a finding's evidence, an error
+// message): JWTs, Entra's opaque tokens and codes, and secret-named
+// key=value pairs, with the same placeholders Flow gives for the same key.
+func Text(t string, o Options) string {
+	o = o.Default()
+	s := newSanitizer(o, &recorder{})
+	s.entry = -1
+	return s.scrub(t, "text")
+}
+
 func (s *sanitizer) flow(f *flow.Flow) *flow.Flow {
 	out := *f
 	if f.Request != nil {

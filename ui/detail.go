@@ -132,7 +132,7 @@ type ErrorDetail struct {
 }
 
 // detail builds the Detail of id; ok is false when no such flow is held.
-func (s *Store) detail(id int64) (Detail, bool) {
+func (s *Store) detail(id int64, v viewOpts) (Detail, bool) {
 	s.mu.Lock()
 	e := s.entryLocked(id)
 	var sum Summary
@@ -143,14 +143,20 @@ func (s *Store) detail(id int64) (Detail, bool) {
 	if e == nil {
 		return Detail{}, false
 	}
-	d := Detail{Summary: sum, Findings: []inspect.Finding{}}
-	if p := e.findings.Load(); p != nil {
-		d.Findings = *p
+	if v.sanitized {
+		s.sanitizeSummary(&sum, e)
 	}
-	d.Transaction = s.transactionOf(id)
+	d := Detail{Summary: sum, Findings: []inspect.Finding{}}
+	if fs := s.findingsOf(e, v); fs != nil {
+		d.Findings = fs
+	}
+	d.Transaction = s.transactionOf(id, v)
 	s.decodeMu.Lock()
 	defer s.decodeMu.Unlock()
 	f := e.flow.Load()
+	if v.sanitized {
+		f = s.sanitizedFlow(f)
+	}
 	d.Error, d.ClientAddr, d.ServerAddr, d.ClientTLS, d.ServerTLS = f.Error, f.ClientAddr, f.ServerAddr, f.ClientTLS, f.ServerTLS
 	d.Timings = timings(f)
 	d.Request = &RequestDetail{Method: f.Request.Method, URL: f.Request.URL, Proto: f.Request.Proto,

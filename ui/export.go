@@ -106,6 +106,9 @@ func (srv *Server) serveBody(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := e.flow.Load()
+	if viewOf(r).sanitized {
+		f = srv.store.sanitizedFlow(f)
+	}
 	var b *flow.Body
 	if side == "request" {
 		b = reqBody(f)

@@ -344,7 +344,7 @@ func (srv *Server) serveFlows(w http.ResponseWriter, r *http.Request) {
 		es = es[:lim]
 	}
 	c := srv.store.counts()
-	writeJSON(w, map[string]any{"flows": srv.store.summaries(es), "total": total, "evicted": c.Evicted})
+	writeJSON(w, map[string]any{"flows": srv.store.summaries(es, viewOf(r)), "total": total, "evicted": c.Evicted})
 }
 
 func (srv *Server) serveMatch(w http.ResponseWriter, r *http.Request) {
@@ -374,7 +374,7 @@ func (srv *Server) serveDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, ok := srv.store.detail(id)
+	d, ok := srv.store.detail(id, viewOf(r))
 	if !ok {
 		httpError(w, http.StatusNotFound, fmt.Sprintf("flow %d is not held (it left the store, or never was)", id))
 		return
@@ -383,11 +383,11 @@ func (srv *Server) serveDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) serveTransactions(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{"transactions": srv.store.transactions()})
+	writeJSON(w, map[string]any{"transactions": srv.store.transactions(viewOf(r))})
 }
 
 func (srv *Server) serveFindings(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{"findings": srv.store.findings()})
+	writeJSON(w, map[string]any{"findings": srv.store.findings(viewOf(r))})
 }
 
 func (srv *Server) serveClear(w http.ResponseWriter, r *http.Request) {

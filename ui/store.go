@@ -12,6 +12,7 @@ import (
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/txn"
 	"github.com/aadproxy/aadproxy/proxy"
+	"github.com/aadproxy/aadproxy/sanitize"
 )
 
 // Bounds of the store, by default.
@@ -126,6 +127,10 @@ type Store struct {
 	subsMu sync.Mutex
 	subs   map[*subscriber]struct{}
 
+	// sanitizeOpts is one key for the store's life, so a secret gets the
+	// same placeholder in every sanitized answer.
+	sanitizeOpts sanitize.Options
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -149,7 +154,8 @@ type txnRecord struct {
 // NewStore returns an empty store and starts its transaction refresher;
 // Close stops it.
 func NewStore(o StoreOptions) *Store {
-	s := &Store{opts: o.withDefaults(), subs: map[*subscriber]struct{}{}, stop: make(chan struct{})}
+	s := &Store{opts: o.withDefaults(), subs: map[*subscriber]struct{}{}, stop: make(chan struct{}),
+		sanitizeOpts: sanitize.Options{}.Default()}
 	s.live = &source{byIndex: map[int]int64{}, grouper: txn.NewGrouper()}
 	s.sources = []*source{s.live}
 	s.wg.Add(1)
@@ -547,13 +553,18 @@ func (s *Store) snapshot() []*entry {
 	return append([]*entry(nil), s.entries...)
 }
 
-// summaries returns the rows of entries.
-func (s *Store) summaries(es []*entry) []Summary {
+// summaries returns the rows of entries, sanitized when v says so.
+func (s *Store) summaries(es []*entry, v viewOpts) []Summary {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := make([]Summary, len(es))
 	for i, e := range es {
 		out[i] = s.summaryLocked(e)
+	}
+	s.mu.Unlock()
+	if v.sanitized {
+		for i, e := range es {
+			s.sanitizeSummary(&out[i], e)
+		}
 	}
 	return out
 }
@@ -579,12 +590,26 @@ func (s *Store) counts() Counts {
 }
 
 // findings returns every finding held, in flow order.
-func (s *Store) findings() []inspect.Finding {
+func (s *Store) findings(v viewOpts) []inspect.Finding {
 	out := []inspect.Finding{}
 	for _, e := range s.snapshot() {
-		if p := e.findings.Load(); p != nil {
-			out = append(out, *p...)
-		}
+		out = append(out, s.findingsOf(e, v)...)
+	}
+	return out
+}
+
+// findingsOf returns the findings about e.
+func (s *Store) findingsOf(e *entry, v viewOpts) []inspect.Finding {
+	p := e.findings.Load()
+	if p == nil {
+		return nil
+	}
+	if !v.sanitized {
+		return *p
+	}
+	out := make([]inspect.Finding, len(*p))
+	for i, f := range *p {
+		out[i] = s.scrubFinding(f)
 	}
 	return out
 }

@@ -142,19 +142,19 @@ type Support struct {
 
 // transactions returns the sign-ins held, with steps, the decisive finding
 // and, for failed ones, the support block.
-func (s *Store) transactions() []Transaction {
+func (s *Store) transactions(v viewOpts) []Transaction {
 	s.mu.Lock()
 	recs := append([]txnRecord(nil), s.txns...)
 	s.mu.Unlock()
 	out := make([]Transaction, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, s.transaction(r))
+		out = append(out, s.transaction(r, v))
 	}
 	return out
 }
 
 // transactionOf returns the sign-in flow id belongs to, if any.
-func (s *Store) transactionOf(id int64) *Transaction {
+func (s *Store) transactionOf(id int64, v viewOpts) *Transaction {
 	s.mu.Lock()
 	var rec *txnRecord
 	for i := range s.txns {
@@ -168,13 +168,13 @@ func (s *Store) transactionOf(id int64) *Transaction {
 	if rec == nil {
 		return nil
 	}
-	t := s.transaction(*rec)
+	t := s.transaction(*rec, v)
 	return &t
 }
 
 // transaction builds the API's view of one record: the steps still held,
 // the decisive finding and, when it failed, the support block.
-func (s *Store) transaction(r txnRecord) Transaction {
+func (s *Store) transaction(r txnRecord, v viewOpts) Transaction {
 	s.mu.Lock()
 	byID := map[int64]held{}
 	for _, id := range r.ids {
@@ -183,6 +183,12 @@ func (s *Store) transaction(r txnRecord) Transaction {
 		}
 	}
 	s.mu.Unlock()
+	if v.sanitized {
+		for id, h := range byID {
+			s.sanitizeSummary(&h.sum, h.e)
+			byID[id] = h
+		}
+	}
 	t := Transaction{Transaction: r.t, Steps: []Step{}}
 	t.Flows = []int{}
 	var failing *entry
@@ -193,8 +199,8 @@ func (s *Store) transaction(r txnRecord) Transaction {
 		}
 		t.Flows = append(t.Flows, int(id))
 		st := Step{Flow: id, Label: stepLabel(h.e), Method: h.sum.Method, Host: h.sum.Host, Path: h.sum.Path, Status: h.sum.Status, Mark: h.sum.Mark, Sev: h.sum.Sev}
-		if fs := h.e.findings.Load(); fs != nil {
-			if d, ok := decisive(*fs); ok && (t.Decisive == nil || rankOf(d) > rankOf(*t.Decisive)) {
+		if fs := s.findingsOf(h.e, v); fs != nil {
+			if d, ok := decisive(fs); ok && (t.Decisive == nil || rankOf(d) > rankOf(*t.Decisive)) {
 				t.Decisive = &d
 				failing = h.e
 			}
@@ -209,7 +215,7 @@ func (s *Store) transaction(r txnRecord) Transaction {
 			for i := range t.Steps {
 				t.Steps[i].Failed = t.Steps[i].Flow == failing.id
 			}
-			t.Support = s.support(failing, t.Transaction)
+			t.Support = s.support(failing, t.Transaction, v)
 		}
 	}
 	return t
@@ -234,13 +240,14 @@ func lastWithStatusError(byID map[int64]held, ids []int64) *entry {
 
 // support builds the support block of a failed transaction from its
 // failing flow, with the report's own reading of the failure.
-func (s *Store) support(e *entry, t txn.Transaction) *Support {
-	var fs []inspect.Finding
-	if p := e.findings.Load(); p != nil {
-		fs = *p
+func (s *Store) support(e *entry, t txn.Transaction, v viewOpts) *Support {
+	fs := s.findingsOf(e, v)
+	f := e.flow.Load()
+	if v.sanitized {
+		f = s.sanitizedFlow(f)
 	}
 	s.decodeMu.Lock()
-	fl, ok := report.FailureOf(e.flow.Load(), int(e.id), fs)
+	fl, ok := report.FailureOf(f, int(e.id), fs)
 	s.decodeMu.Unlock()
 	if !ok {
 		return nil
