@@ -54,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAnalyze(args, stdout, stderr)
 	case "ui":
 		err = runUI(args, stdout, stderr)
+	case "mcp":
+		err = runMCP(args, os.Stdin, stdout, stderr)
 	case "explain":
 		err = runExplain(args, stdout, stderr)
 	case "sanitize":
@@ -100,6 +102,7 @@ Usage:
   aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
   aadproxy analyze FILE.har     run the rules over a recorded or exported trace
   aadproxy ui FILE.har          look at a HAR or SAZ in the web inspector (offline)
+  aadproxy mcp [--from FILE]    an MCP server (stdio) for coding assistants: the running proxy or a trace, sanitized
   aadproxy explain AADSTS50143  what a code means and how to fix it
   aadproxy sanitize IN -o OUT   remove secrets from a HAR or SAZ, keep what support needs
   aadproxy sanitize --check F   list secret-looking values left in a trace (exit 1 if any)
