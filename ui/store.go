@@ -128,7 +128,9 @@ type Store struct {
 	subs   map[*subscriber]struct{}
 
 	// sanitizeOpts is one key for the store's life, so a secret gets the
-	// same placeholder in every sanitized answer.
+	// same placeholder in every sanitized answer. Sanitized answers are
+	// for sharing (an assistant, a colleague), so user names and e-mail
+	// addresses are pseudonymized too (their domain stays).
 	sanitizeOpts sanitize.Options
 
 	stop chan struct{}
@@ -155,7 +157,7 @@ type txnRecord struct {
 // Close stops it.
 func NewStore(o StoreOptions) *Store {
 	s := &Store{opts: o.withDefaults(), subs: map[*subscriber]struct{}{}, stop: make(chan struct{}),
-		sanitizeOpts: sanitize.Options{}.Default()}
+		sanitizeOpts: sanitize.Options{Pseudonymize: true}.Default()}
 	s.live = &source{byIndex: map[int]int64{}, grouper: txn.NewGrouper()}
 	s.sources = []*source{s.live}
 	s.wg.Add(1)
