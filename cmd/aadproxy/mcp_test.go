@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -298,5 +299,55 @@ func TestMCPServerReadsTheRunningProxy(t *testing.T) {
 	callTool(t, cs, "resume", nil, nil)
 	if s.pipe.Paused() {
 		t.Errorf("resume left capture paused")
+	}
+}
+
+// An assistant reads the server's stdout as JSON-RPC: nothing else may
+// appear there, not even when a tool fails.
+func TestMCPStdoutCarriesOnlyJSONRPC(t *testing.T) {
+	rec := demoRecording(t)
+	cmd := exec.Command(os.Args[0], "mcp", "--from", rec)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	io.WriteString(stdin, strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_flow","arguments":{"id":424242}}}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"list_transactions","arguments":{}}}`,
+	}, "\n")+"\n")
+	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	ids := map[float64]bool{}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for len(ids) < 4 && sc.Scan() {
+		line := sc.Text()
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["jsonrpc"] != "2.0" {
+			t.Fatalf("stdout line is not JSON-RPC: %q", line)
+		}
+		if id, ok := m["id"].(float64); ok {
+			ids[id] = true
+		}
+	}
+	stdin.Close()
+	// After the client goes away the server exits, adding nothing.
+	rest, _ := io.ReadAll(stdout)
+	if len(strings.TrimSpace(string(rest))) > 0 {
+		t.Errorf("stdout after the last answer: %q", rest)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("aadproxy mcp did not exit cleanly when stdin closed: %v", err)
+	}
+	for _, id := range []float64{1, 2, 3, 4} {
+		if !ids[id] {
+			t.Errorf("no answer to request %v", id)
+		}
 	}
 }
