@@ -77,6 +77,8 @@ type FlowLine struct {
 	Status     int     `json:"status"`
 	DurationMS float64 `json:"duration_ms"`
 	Error      string  `json:"error,omitempty"`
+	// Tag names who made the flow (aadproxy run: the command).
+	Tag string `json:"tag,omitempty"`
 }
 
 // FindingLine is the JSON shape of a finding: the same object analyze --json
@@ -100,7 +102,7 @@ func (p *Printer) Flow(f *flow.Flow, findings []inspect.Finding) {
 		p.json(FlowLine{
 			Type: "flow", Flow: f.Index, Time: f.Timings.Start.UTC().Format(time.RFC3339Nano),
 			Method: f.Request.Method, URL: f.Request.URL, Status: f.Status(),
-			DurationMS: durationMS(f), Error: f.Error,
+			DurationMS: durationMS(f), Error: f.Error, Tag: f.Tag,
 		})
 		for _, fd := range findings {
 			p.json(FindingLine{Type: "finding", Finding: fd})
@@ -187,8 +189,12 @@ func (p *Printer) flowText(f *flow.Flow) {
 	if f.Response != nil {
 		size = humanBytes(f.Response.Body.Size)
 	}
-	fmt.Fprintf(p.w, "%s %s %-6s %s %s %s %s\n",
-		p.dim.Sprintf("#%-3d", f.Index),
+	tag := ""
+	if f.Tag != "" {
+		tag = p.dim.Sprintf("[%s] ", f.Tag)
+	}
+	fmt.Fprintf(p.w, "%s%s %s %-6s %s %s %s %s\n",
+		tag, p.dim.Sprintf("#%-3d", f.Index),
 		p.dim.Sprint(f.Timings.Start.Local().Format("15:04:05.000")),
 		f.Request.Method,
 		shortURL(f.Request.URL, p.opts.Width),

@@ -139,6 +139,10 @@ type Flow struct {
 
 	Timings Timings `json:"timings"`
 
+	// Tag names who made the flow when aadproxy knows (aadproxy run: the
+	// command's name); "" otherwise.
+	Tag string `json:"tag,omitempty"`
+
 	ClientAddr string   `json:"clientAddr,omitempty"`
 	ServerAddr string   `json:"serverAddr,omitempty"`
 	ClientTLS  *TLSInfo `json:"clientTLS,omitempty"`

@@ -169,7 +169,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 
-	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS}}
+	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS, Tag: p.opts.Tag}}
 	x.reqBody.max, x.respBody.max = p.opts.MaxBody, p.opts.MaxBody
 	x.reqBody.budget, x.respBody.budget = &p.budget, &p.budget
 	x.f.Timings = flow.Timings{Start: ri.start, DNS: -1, Connect: -1, TLS: -1}

@@ -49,6 +49,8 @@ type Options struct {
 	// CaptureMemory bounds the bytes held by captures in progress, across
 	// every exchange (default DefaultCaptureMemory).
 	CaptureMemory int64
+	// Tag labels every flow (aadproxy run: the command's name).
+	Tag string
 	// Dial replaces the upstream dialer (tests: loopback only).
 	Dial DialFunc
 	// ResponseHeaderTimeout bounds the wait for an upstream's answer.

@@ -279,6 +279,7 @@ func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byt
 	now := time.Now()
 	f := &flow.Flow{
 		Index: -1,
+		Tag:   p.opts.Tag,
 		Request: &flow.Request{
 			Method: "", URL: scheme + "://" + host + "/", Proto: "",
 			Body: flow.Body{Raw: sent, Size: int64(len(sent))},

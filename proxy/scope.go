@@ -152,3 +152,38 @@ func normalizeHost(host string) string {
 	host = strings.TrimPrefix(strings.TrimSuffix(host, "]"), "[")
 	return strings.TrimSuffix(host, ".")
 }
+
+// Bypasses reports whether a NO_PROXY entry ("login.microsoftonline.com",
+// ".microsoftonline.com", "*.b2clogin.com", "*") would make a client skip
+// the proxy for a host this scope decrypts. Loopback entries never do:
+// aadproxy does not decrypt loopback by name.
+func (s *Scope) Bypasses(entry string) bool {
+	e := normalizeHost(entry)
+	if e == "" {
+		return false
+	}
+	if e == "*" {
+		return true
+	}
+	e = strings.TrimPrefix(strings.TrimPrefix(e, "*"), ".")
+	if e == "localhost" || net.ParseIP(e) != nil && net.ParseIP(e).IsLoopback() || strings.Contains(e, "/") {
+		return false // loopback names, addresses and CIDR ranges
+	}
+	if s.all {
+		return true
+	}
+	for _, p := range s.patterns {
+		base, wild := strings.CutPrefix(p, "*.")
+		switch {
+		case strings.ContainsAny(base, "*?["):
+			if ok, _ := path.Match(p, e); ok {
+				return true
+			}
+		case e == base || strings.HasSuffix(base, "."+e):
+			return true // the entry names the host or a parent domain
+		case wild && strings.HasSuffix(e, "."+base):
+			return true // a subdomain the wildcard decrypts
+		}
+	}
+	return false
+}

@@ -64,3 +64,35 @@ func TestExplicitClientCertHosts(t *testing.T) {
 		t.Errorf("ExplicitClientCertHosts() = %v, want [device.login.microsoftonline.com]", got)
 	}
 }
+
+func TestNoProxyEntriesThatBypassTheScope(t *testing.T) {
+	s, err := NewScope([]string{"graph.microsoft.com"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for entry, want := range map[string]bool{
+		"*":                         true,
+		"login.microsoftonline.com": true,
+		".microsoftonline.com":      true,
+		"microsoftonline.com":       true,
+		"*.microsoftonline.com":     true,
+		"contoso.b2clogin.com":      true, // under *.b2clogin.com
+		"b2clogin.com":              true,
+		"graph.microsoft.com":       true, // --intercept
+		".microsoft.com":            true, // parent of login.microsoft.com
+		"example.com":               false,
+		"localhost":                 false,
+		"127.0.0.1":                 false,
+		"10.0.0.0/8":                false,
+		"internal.corp":             false,
+		"":                          false,
+	} {
+		if got := s.Bypasses(entry); got != want {
+			t.Errorf("Bypasses(%q) = %v, want %v", entry, got, want)
+		}
+	}
+	all, _ := NewScope(nil, true)
+	if !all.Bypasses("example.com") || all.Bypasses("localhost") {
+		t.Errorf("with --intercept-all every name but loopback bypasses")
+	}
+}

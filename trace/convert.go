@@ -55,6 +55,7 @@ func entryFromFlow(f *flow.Flow) *Entry {
 		ServerAddress:   f.ServerAddr,
 		ClientTLS:       tlsFromFlow(f.ClientTLS),
 		ServerTLS:       tlsFromFlow(f.ServerTLS),
+		Tag:             f.Tag,
 	}
 	if !f.Done.IsZero() {
 		e.Done = f.Done.UTC().Format(time.RFC3339Nano)
@@ -439,6 +440,7 @@ func FlowFromEntry(e *Entry, index int) (*flow.Flow, error) {
 		ServerAddr: e.ServerAddress,
 		ClientTLS:  tlsToFlow(e.ClientTLS),
 		ServerTLS:  tlsToFlow(e.ServerTLS),
+		Tag:        e.Tag,
 	}
 	if f.ServerAddr == "" {
 		f.ServerAddr = strings.Trim(e.ServerIPAddress, "[]")

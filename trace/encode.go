@@ -363,6 +363,7 @@ func (e *Entry) encode(enc *encoder) {
 		e.ServerTLS.encode(w.e)
 	}
 	w.strOmit("_aadproxyDone", e.Done)
+	w.strOmit("_aadproxyTag", e.Tag)
 	w.extra(e.Extra, reflect.TypeFor[Entry]())
 	w.close()
 }

@@ -73,6 +73,8 @@ type Entry struct {
 	ServerTLS     *TLS   `json:"_aadproxyServerTLS,omitempty"`
 	// Done is when the exchange finished, in RFC 3339 with nanoseconds.
 	Done string `json:"_aadproxyDone,omitempty"`
+	// Tag names who made the flow (aadproxy run: the command).
+	Tag string `json:"_aadproxyTag,omitempty"`
 
 	// Extra holds every other field, by name, as it was read.
 	Extra map[string]json.RawMessage `json:"-"`

@@ -71,6 +71,7 @@ type Summary struct {
 	Mark   string  `json:"mark"`
 	Error  string  `json:"error"`
 	Source string  `json:"source"`
+	Tag    string  `json:"tag,omitempty"`
 	Gone   bool    `json:"gone"`
 }
 
@@ -413,7 +414,7 @@ func markOf(f inspect.Finding) string {
 }
 
 func baseSummary(f *flow.Flow) Summary {
-	sum := Summary{Method: f.Request.Method, Status: f.Status(), Error: f.Error}
+	sum := Summary{Method: f.Request.Method, Status: f.Status(), Error: f.Error, Tag: f.Tag}
 	if !f.Timings.Start.IsZero() {
 		sum.Time = f.Timings.Start.UTC().Format(time.RFC3339Nano)
 	}
@@ -448,7 +449,7 @@ func truncateUTF8(s string, n int) string {
 // its bodies' decoded caches (see flow.Body.Detached).
 func detach(f *flow.Flow) *flow.Flow {
 	c := &flow.Flow{
-		Index: f.Index, Error: f.Error, Timings: f.Timings,
+		Index: f.Index, Error: f.Error, Timings: f.Timings, Tag: f.Tag,
 		ClientAddr: f.ClientAddr, ServerAddr: f.ServerAddr,
 		ClientTLS: f.ClientTLS, ServerTLS: f.ServerTLS, Done: f.Done,
 	}

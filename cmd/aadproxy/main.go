@@ -44,8 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch cmd {
-	case "start", "run":
+	case "start":
 		err = runStart(args, stdout, stderr)
+	case "run":
+		return runRun(args, stdout, stderr)
 	case "demo":
 		err = runDemo(args, stdout, stderr)
 	case "ca":
@@ -100,6 +102,7 @@ const usage = `aadproxy: a local MITM proxy that explains Microsoft Entra ID sig
 Usage:
   aadproxy [start] [flags]      run the proxy (default 127.0.0.1:8080) and its web inspector (127.0.0.1:8081)
   aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
+  aadproxy run [flags] -- CMD   run CMD (az, python, node, java, curl…) wired to a proxy of its own; exits with CMD's status
   aadproxy analyze FILE.har     run the rules over a recorded or exported trace
   aadproxy ui FILE.har          look at a HAR or SAZ in the web inspector (offline)
   aadproxy mcp [--from FILE]    an MCP server (stdio) for coding assistants: the running proxy or a trace, sanitized

@@ -72,11 +72,11 @@ func canaryFlows() []*flow.Flow {
 		{Request: &flow.Request{Method: "POST", URL: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", Proto: "HTTP/1.1",
 			Header: h("Content-Type", "application/x-www-form-urlencoded"), Body: body(tokenReq)},
 			Response: &flow.Response{Status: 200, Proto: "HTTP/1.1", Header: h("Content-Type", "application/json", "x-ms-request-id", "0b7c2f3e-1111-4222-8333-944455556666"), Body: body(tokenResp)},
-			Timings: flow.Timings{Start: t0.Add(2 * time.Second)}, Done: t0.Add(2 * time.Second)},
+			Timings:  flow.Timings{Start: t0.Add(2 * time.Second)}, Done: t0.Add(2 * time.Second)},
 		{Request: &flow.Request{Method: "POST", URL: "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", Proto: "HTTP/1.1",
 			Header: h("Content-Type", "application/x-www-form-urlencoded"), Body: body(ropc)},
 			Response: &flow.Response{Status: 400, Proto: "HTTP/1.1", Header: h("Content-Type", "application/json"), Body: body(errResp)},
-			Timings: flow.Timings{Start: t0.Add(3 * time.Second)}, Done: t0.Add(3 * time.Second)},
+			Timings:  flow.Timings{Start: t0.Add(3 * time.Second)}, Done: t0.Add(3 * time.Second)},
 	}
 }
 

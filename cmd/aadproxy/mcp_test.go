@@ -80,7 +80,7 @@ type mcpTransaction struct {
 	Decisive *struct{ Rule string } `json:"decisive"`
 	Support  *struct {
 		CorrelationID, RequestID, TraceID, Timestamp, Tenant, ClientID, Text string
-		Code                                                                int
+		Code                                                                 int
 	} `json:"support"`
 }
 

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/aadproxy/aadproxy/internal/fakests"
+)
+
+// aadproxyRun runs `aadproxy run ARGS` (this test binary as aadproxy) and
+// returns its exit code, stdout and stderr.
+func aadproxyRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"run"}, args...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// jsonLines parses the JSON lines of aadproxy's console.
+func jsonLines(s string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(s, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestRunWiresCurlAndTagsItsFlows(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		requireInCI(t, "curl is not installed")
+	}
+	sts, stsCA := stsFixture(t)
+	rec := filepath.Join(t.TempDir(), "run.har")
+	code, stdout, stderr := aadproxyRun(t, "--home", t.TempDir(), "--offline", "--no-ui", "--json", "--record", rec,
+		"--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA,
+		"--", curl, "-s", "-S", "-X", "POST", tokenURL(),
+		"-d", "grant_type=client_credentials&client_id="+fakests.AppConfidential.ClientID+"&client_secret=not-the-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default")
+	if code != 0 {
+		t.Fatalf("curl through aadproxy run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	// The command's own output passes through untouched.
+	if !strings.Contains(stdout, "AADSTS7000215") || strings.Contains(stdout, `"type":"flow"`) {
+		t.Errorf("curl's stdout: %q", stdout)
+	}
+	var flowTagged, finding bool
+	for _, m := range jsonLines(stderr) {
+		if m["type"] == "flow" && m["tag"] == "curl" && strings.Contains(m["url"].(string), "/oauth2/v2.0/token") {
+			flowTagged = true
+		}
+		if m["type"] == "finding" && m["code"] == 7000215.0 {
+			finding = true
+		}
+	}
+	if !flowTagged || !finding {
+		t.Errorf("aadproxy's stderr: flow tagged curl %v, finding 7000215 %v\n%s", flowTagged, finding, stderr)
+	}
+	har, err := os.ReadFile(rec)
+	if err != nil || !strings.Contains(string(har), `"_aadproxyTag":"curl"`) {
+		t.Errorf("the recording does not tag the flow: %v", err)
+	}
+}
+
+func TestRunPassesTheExitCodeThrough(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses sh")
+	}
+	home := t.TempDir()
+	for cmd, want := range map[string]int{"exit 0": 0, "exit 7": 7, "false": 1} {
+		if code, _, stderr := aadproxyRun(t, "--home", home, "--no-ui", "--", "sh", "-c", cmd); code != want {
+			t.Errorf("aadproxy run -- sh -c %q: exit %d, want %d\n%s", cmd, code, want, stderr)
+		}
+	}
+	if code, _, stderr := aadproxyRun(t, "--home", home, "--no-ui", "--", "/no/such/command"); code != 127 || !strings.Contains(stderr, "/no/such/command") {
+		t.Errorf("a command that does not exist: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := aadproxyRun(t, "--home", home); code != exitBadInput || !strings.Contains(stderr, "want a command") {
+		t.Errorf("no command: exit %d, %s", code, stderr)
+	}
+}

@@ -1,0 +1,154 @@
+// Package launch wires a client's environment to a running aadproxy: the
+// proxy variables every runtime reads, the trust settings each one needs
+// (a full bundle where a variable replaces the system roots, the CA alone
+// where it adds, a PKCS#12 trust store for Java), and a marker scripts can
+// test. It computes; cmd/aadproxy starts the process.
+package launch
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// Wiring is what a client needs to use the proxy.
+type Wiring struct {
+	// ProxyURL is "http://127.0.0.1:PORT", never with credentials.
+	ProxyURL string
+	// Bundle is a PEM file of the system roots plus aadproxy's CA, for the
+	// variables that replace the default roots.
+	Bundle string
+	// CACert is aadproxy's CA alone (PEM), for NODE_EXTRA_CA_CERTS.
+	CACert string
+	// TrustStore is a PKCS#12 trust store (system roots plus the CA) for
+	// Java, opened with TrustStorePassword; "" leaves Java alone.
+	TrustStore         string
+	TrustStorePassword string
+	// Bypasses reports a NO_PROXY entry that would skip the proxy for a
+	// host it decrypts (proxy.Scope.Bypasses).
+	Bypasses func(entry string) bool
+}
+
+// bundleVars replace a runtime's default roots, so they get the full
+// bundle: a CA-only file would break every call that is not intercepted
+// (azure-cli #20921).
+var bundleVars = []string{
+	"SSL_CERT_FILE",      // OpenSSL, Go, Python ssl, Ruby
+	"REQUESTS_CA_BUNDLE", // Python requests (and so Azure CLI)
+	"CURL_CA_BUNDLE",     // curl
+	"GIT_SSL_CAINFO",     // git
+	"AWS_CA_BUNDLE",      // AWS SDKs and CLI
+	"DENO_CERT",          // Deno
+	"CARGO_HTTP_CAINFO",  // cargo
+}
+
+// Env returns base with the wiring applied: every variable it sets
+// replaces the one in base (whatever its case), NO_PROXY keeps only
+// entries that do not bypass the proxy, and JAVA_TOOL_OPTIONS keeps what
+// it held.
+func Env(base []string, w Wiring) []string {
+	set := map[string]string{}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		set[k] = w.ProxyURL
+	}
+	for _, k := range bundleVars {
+		set[k] = w.Bundle
+	}
+	set["NODE_EXTRA_CA_CERTS"] = w.CACert
+	// Node 22.21+ and 24 route http(s) and fetch (msal-node 7 uses fetch)
+	// through HTTP(S)_PROXY only with this.
+	set["NODE_USE_ENV_PROXY"] = "1"
+	set["AADPROXY"] = "1"
+	set["AADPROXY_PROXY"] = w.ProxyURL
+
+	var out []string
+	javaOpts := ""
+	for _, kv := range base {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.EqualFold(k, "NO_PROXY"):
+			if v = stripNoProxy(v, w.Bypasses); v != "" {
+				out = append(out, k+"="+v)
+			}
+			continue
+		case k == "JAVA_TOOL_OPTIONS":
+			javaOpts = v
+			continue
+		}
+		if _, ok := set[k]; ok {
+			continue
+		}
+		if _, ok := set[strings.ToUpper(k)]; ok && strings.HasSuffix(strings.ToUpper(k), "_PROXY") {
+			continue // HTTPS_Proxy and other casings some tools read
+		}
+		out = append(out, kv)
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+set[k])
+	}
+	if j := javaOptions(w); j != "" {
+		out = append(out, "JAVA_TOOL_OPTIONS="+strings.TrimSpace(javaOpts+" "+j))
+	} else if javaOpts != "" {
+		out = append(out, "JAVA_TOOL_OPTIONS="+javaOpts)
+	}
+	return out
+}
+
+// stripNoProxy drops the entries that would bypass the proxy for a host it
+// decrypts, keeping the rest (loopback, intranet) as the user had them.
+func stripNoProxy(v string, bypasses func(string) bool) string {
+	if bypasses == nil {
+		return v
+	}
+	var kept []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" && !bypasses(e) {
+			kept = append(kept, e)
+		}
+	}
+	return strings.Join(kept, ",")
+}
+
+// javaOptions points the JVM at the proxy and the trust store.
+func javaOptions(w Wiring) string {
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(w.ProxyURL, "http://"))
+	if err != nil {
+		return ""
+	}
+	opts := fmt.Sprintf("-Dhttps.proxyHost=%[1]s -Dhttps.proxyPort=%[2]s -Dhttp.proxyHost=%[1]s -Dhttp.proxyPort=%[2]s", host, port)
+	if w.TrustStore != "" {
+		opts += fmt.Sprintf(" -Djavax.net.ssl.trustStore=%s -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=%s", w.TrustStore, w.TrustStorePassword)
+	}
+	return opts
+}
+
+// WriteTrustStore writes certs as a PKCS#12 trust store at path (0600) and
+// returns its random password. Java reads a trust store's certificates with
+// the password it was written with.
+func WriteTrustStore(path string, certs []*x509.Certificate) (string, error) {
+	pw := make([]byte, 12)
+	if _, err := rand.Read(pw); err != nil {
+		return "", err
+	}
+	password := hex.EncodeToString(pw)
+	data, err := pkcs12.Modern.EncodeTrustStore(certs, password)
+	if err != nil {
+		return "", fmt.Errorf("java trust store: %w", err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("java trust store: %w", err)
+	}
+	return password, nil
+}
