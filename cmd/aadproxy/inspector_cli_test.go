@@ -59,18 +59,7 @@ func TestStartServesTheInspectorAndKeepsARunFile(t *testing.T) {
 
 	// The run file appears once the proxy is up, private, with the token.
 	pid := b.cmd.Process.Pid
-	var info runfile.Info
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var err error
-		if info, err = runfile.Find(home, pid); err == nil || time.Now().After(deadline) {
-			if err != nil {
-				t.Fatalf("run file: %v", err)
-			}
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	info := waitRunFile(t, home, pid)
 	u, _ := url.Parse(link)
 	if info.Proxy != b.addr || info.Token != u.Query().Get("token") || info.UI != "http://"+u.Host+"/" || info.PID != pid {
 		t.Errorf("run file %+v; proxy %s, link %s", info, b.addr, link)
@@ -181,5 +170,21 @@ func TestUICommandServesATraceOffline(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusConflict {
 		t.Errorf("pause of a file: %d, want 409", resp.StatusCode)
+	}
+}
+
+// waitRunFile waits until the proxy with pid has written its run file.
+func waitRunFile(t *testing.T, home string, pid int) runfile.Info {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := runfile.Find(home, pid)
+		if err == nil {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run file: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -98,3 +98,30 @@ func TestRunPassesTheExitCodeThrough(t *testing.T) {
 		t.Errorf("no command: exit %d, %s", code, stderr)
 	}
 }
+
+// A shell wired with eval "$(aadproxy env)" sends curl through the running
+// proxy; --unset undoes it.
+func TestEnvWiresAShellToTheRunningProxy(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		requireInCI(t, "curl is not installed")
+	}
+	sts, stsCA := stsFixture(t)
+	home := t.TempDir()
+	b := startBinary(t, "--home", home, "--no-ui", "--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA)
+	waitRunFile(t, home, b.cmd.Process.Pid)
+	aadproxy := runMainEnv + "=1 '" + os.Args[0] + "'" // this test binary as aadproxy
+	script := `eval "$(` + aadproxy + ` env --home '` + home + `' --shell bash)" && ` +
+		`test "$AADPROXY" = 1 && '` + curl + `' -s -S ` + tokenURL() + ` -d 'grant_type=client_credentials&client_id=` + fakests.AppConfidential.ClientID + `&client_secret=nope&scope=x' && ` +
+		`eval "$(` + aadproxy + ` env --unset --shell bash)" && echo "after:${HTTPS_PROXY:-unset}"`
+	cmd := exec.Command(bash, "-c", script)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "AADSTS7000215") || !strings.Contains(string(out), "after:unset") {
+		t.Fatalf("wired shell: %v\n%s", err, out)
+	}
+	b.waitLines(t, 1, findingCode(7000215))
+}

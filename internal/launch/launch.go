@@ -49,6 +49,23 @@ var bundleVars = []string{
 	"CARGO_HTTP_CAINFO",  // cargo
 }
 
+// Owned lists the variables Env sets outright (JAVA_TOOL_OPTIONS, which
+// it extends, and NO_PROXY, which it trims, are not among them).
+var Owned = append([]string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+	"NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY", "AADPROXY", "AADPROXY_PROXY"}, bundleVars...)
+
+// WithoutJavaOptions removes the options Env adds from a JAVA_TOOL_OPTIONS
+// value, keeping the user's own.
+func WithoutJavaOptions(v string) string {
+	var kept []string
+	for _, f := range strings.Fields(v) {
+		if !strings.HasPrefix(f, "-Dhttps.proxy") && !strings.HasPrefix(f, "-Dhttp.proxy") && !strings.HasPrefix(f, "-Djavax.net.ssl.trustStore") {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
 // Env returns base with the wiring applied: every variable it sets
 // replaces the one in base (whatever its case), NO_PROXY keeps only
 // entries that do not bypass the proxy, and JAVA_TOOL_OPTIONS keeps what
@@ -79,7 +96,7 @@ func Env(base []string, w Wiring) []string {
 			}
 			continue
 		case k == "JAVA_TOOL_OPTIONS":
-			javaOpts = v
+			javaOpts = WithoutJavaOptions(v) // a shell already wired keeps one copy
 			continue
 		}
 		if _, ok := set[k]; ok {
