@@ -125,3 +125,62 @@ func TestEnvWiresAShellToTheRunningProxy(t *testing.T) {
 	}
 	b.waitLines(t, 1, findingCode(7000215))
 }
+
+// runClient runs a real client through `aadproxy run` against the fake
+// Entra and returns its output and aadproxy's JSON lines.
+func runClient(t *testing.T, client ...string) (string, []map[string]any) {
+	t.Helper()
+	sts, stsCA := stsFixture(t)
+	args := append([]string{"--home", t.TempDir(), "--offline", "--no-ui", "--json",
+		"--map-remote", "login.microsoftonline.com=" + sts.Addr(), "--upstream-ca", stsCA, "--"}, client...)
+	code, stdout, stderr := aadproxyRun(t, args...)
+	if code != 0 {
+		t.Fatalf("%s through aadproxy run: exit %d\nstdout: %s\nstderr: %s", client[0], code, stdout, stderr)
+	}
+	return stdout, jsonLines(stderr)
+}
+
+// sawFinding reports a flow tagged tag and a finding with code.
+func sawFinding(lines []map[string]any, tag string, code int) (tagged, found bool) {
+	for _, m := range lines {
+		tagged = tagged || m["type"] == "flow" && m["tag"] == tag
+		found = found || m["type"] == "finding" && m["code"] == float64(code)
+	}
+	return tagged, found
+}
+
+func TestRunWiresJava(t *testing.T) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		requireInCI(t, "no JDK (java) installed")
+	}
+	src, _ := filepath.Abs(filepath.Join("testdata", "clients", "Fetch.java"))
+	body := "grant_type=client_credentials&client_id=" + fakests.AppConfidential.ClientID + "&client_secret=not-the-secret&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+	out, lines := runClient(t, java, src, tokenURL(), body)
+	if !strings.HasPrefix(out, "401 ") || !strings.Contains(out, "AADSTS7000215") {
+		t.Errorf("java's output: %q", out)
+	}
+	if tagged, found := sawFinding(lines, "java", 7000215); !tagged || !found {
+		t.Errorf("flow tagged java %v, finding 7000215 %v: %v", tagged, found, lines)
+	}
+}
+
+func TestRunWiresPythonMSAL(t *testing.T) {
+	python := "/usr/bin/python3" // Debian's, which has python3-msal; another python3 on PATH may not
+	if err := exec.Command(python, "-c", "import msal").Run(); err != nil {
+		requireInCI(t, "Debian's python3-msal is not installed")
+	}
+	script, _ := filepath.Abs(filepath.Join("testdata", "clients", "msal_client.py"))
+	authority := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID
+	out, lines := runClient(t, python, script, authority, fakests.AppConfidential.ClientID, "not-the-secret")
+	if !strings.Contains(out, `"ok": false`) || !strings.Contains(out, "7000215") {
+		t.Errorf("msal's answer with a wrong secret: %q", out)
+	}
+	if tagged, found := sawFinding(lines, "python3", 7000215); !tagged || !found {
+		t.Errorf("flow tagged python3 %v, finding 7000215 %v", tagged, found)
+	}
+	out, _ = runClient(t, python, script, authority, fakests.AppConfidential.ClientID, fakests.AppConfidential.Secret)
+	if !strings.Contains(out, `"ok": true`) {
+		t.Errorf("msal's answer with the right secret: %q", out)
+	}
+}
