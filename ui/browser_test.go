@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -340,13 +341,7 @@ func TestInspectorOfASAZShowsItsFlows(t *testing.T) {
 	for _, w := range want {
 		hosts[w.host] = true
 	}
-	t.Logf("%d flows from %d hosts: %v", len(want), len(hosts), slices.Sorted(func(yield func(string) bool) {
-		for h := range hosts {
-			if !yield(h) {
-				return
-			}
-		}
-	}))
+	t.Logf("%d flows from %d hosts: %v", len(want), len(hosts), slices.Sorted(maps.Keys(hosts)))
 	scrollList(t, ctx, "0")
 	browsertest.Screenshot(t, ctx, "saz")
 	browsertest.NoErrors(t, ctx)

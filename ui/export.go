@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,13 @@ func (srv *Server) serveImport(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, "import is not available here")
 		return
 	}
-	name := filepath.Base(r.Header.Get("X-Filename"))
+	// The page percent-encodes the name (headers are ASCII); decode before
+	// Base so an encoded "/" cannot name a path.
+	raw := r.Header.Get("X-Filename")
+	if u, err := url.PathUnescape(raw); err == nil {
+		raw = u
+	}
+	name := filepath.Base(raw)
 	if name == "." || name == "/" || name == "" {
 		name = "imported"
 	}

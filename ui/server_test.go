@@ -498,3 +498,29 @@ func TestSanitizedAnswersCarryNoSecrets(t *testing.T) {
 		t.Errorf("sanitized cookies: %+v vs %+v", da.Cookies.Sent, db.Cookies.Sent)
 	}
 }
+
+func TestImportTakesTheFileNameThePageEncodes(t *testing.T) {
+	ts := startServer(t, StoreOptions{})
+	data, err := os.ReadFile(filepath.Join("..", "trace", "testdata", "chrome.har"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for header, want := range map[string]string{"caf%C3%A9.har": "café.har", "..%2F..%2Fetc%2Fx.har": "x.har"} {
+		req, _ := http.NewRequest("POST", ts.url+"/api/import", strings.NewReader(string(data)))
+		req.Header.Set("Authorization", "Bearer "+ts.Token())
+		req.Header.Set("X-Filename", header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Imported int
+			Name     string
+		}
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got.Name != want || got.Imported == 0 {
+			t.Errorf("X-Filename %s: imported %d as %q, want %q", header, got.Imported, got.Name, want)
+		}
+	}
+}

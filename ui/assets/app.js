@@ -1404,7 +1404,12 @@ async function importFiles(files) {
         body: file,
       });
       const data = await res.json();
-      toast(`Imported ${plural(data.imported || 0, "flow")} from ${file.name}`);
+      if (data.warning) {
+        // A damaged file gives the flows before the damage: say it is damaged.
+        toast(`Imported ${plural(data.imported || 0, "flow")} from ${file.name}, but it is damaged: ${data.warning}`, "warning");
+      } else {
+        toast(`Imported ${plural(data.imported || 0, "flow")} from ${file.name}`);
+      }
     } catch (e) {
       toast(`Could not import ${file.name}: ${e.message}`, "error");
     }
@@ -1472,7 +1477,15 @@ function setupFilter() {
   input.addEventListener("input", run);
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter") applyFilter(input.value);
-    if (e.key === "Escape") input.blur();
+    if (e.key === "Escape") {
+      // First Escape clears the filter (the box has no clear button), the next leaves it.
+      if (input.value) {
+        input.value = "";
+        applyFilter("");
+      } else {
+        input.blur();
+      }
+    }
   });
   const help = $("#filter-help");
   const toggle = $("#filter-help-toggle");
