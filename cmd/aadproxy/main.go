@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAnalyze(args, stdout, stderr)
 	case "ui":
 		err = runUI(args, stdout, stderr)
+	case "browser":
+		err = runBrowser(args, stdout, stderr)
 	case "env":
 		err = runEnv(args, stdout, stderr)
 	case "mcp":
@@ -106,6 +108,7 @@ Usage:
   aadproxy demo [--serve]       see it work against a built-in fake Entra (no tenant needed)
   aadproxy run [flags] -- CMD   run CMD (az, python, node, java, curl…) wired to a proxy of its own; exits with CMD's status
   aadproxy env [--shell S]      print the settings that wire this shell to the running proxy: eval "$(aadproxy env)"
+  aadproxy browser [URL]        a browser with a fresh profile on the proxy (chromium, chrome, edge, brave, firefox)
   aadproxy analyze FILE.har     run the rules over a recorded or exported trace
   aadproxy ui FILE.har          look at a HAR or SAZ in the web inspector (offline)
   aadproxy mcp [--from FILE]    an MCP server (stdio) for coding assistants: the running proxy or a trace, sanitized
