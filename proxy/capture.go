@@ -365,8 +365,12 @@ func tlsInfo(cs *tls.ConnectionState) *flow.TLSInfo {
 	return &flow.TLSInfo{Version: tls.VersionName(cs.Version), ALPN: cs.NegotiatedProtocol, ServerName: cs.ServerName}
 }
 
-// badGateway is the response a client gets when the upstream failed.
+// badGateway is the response a client gets when the upstream failed: 502,
+// or 403 when the dial policy refused the upstream.
 func badGateway(req *http.Request, err error) *http.Response {
+	if errors.Is(err, ErrDialRefused) {
+		return syntheticResponse(req, http.StatusForbidden, "aadproxy: "+err.Error()+"\n")
+	}
 	msg := "aadproxy: " + describeUpstreamError(req.URL.Host, err) + "\n"
 	return syntheticResponse(req, http.StatusBadGateway, msg)
 }

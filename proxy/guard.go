@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 )
@@ -16,8 +17,10 @@ import (
 // CVE-2025-23217). The hardening work extends the same policy to
 // link-local and metadata addresses.
 type guard struct {
-	mu    sync.RWMutex
-	ports map[int]string // port -> what listens there ("the proxy", "the web inspector")
+	mu      sync.RWMutex
+	ports   map[int]string // port -> what listens there ("the proxy", "the web inspector")
+	strict  bool           // the proxy serves clients beyond loopback
+	allowed []netip.Prefix // --allow-upstream
 	// resolve and localAddrs are replaceable in tests.
 	resolve    func(ctx context.Context, host string) ([]net.IP, error)
 	localAddrs func() ([]net.Addr, error)
@@ -53,11 +56,12 @@ func (g *guard) protect(addr net.Addr, what string) {
 	g.mu.Unlock()
 }
 
-// check returns the address to dial instead of addr: for a guarded port
-// the name is resolved here, once, and the dial goes to that IP, so a
-// DNS answer cannot change between the check and the dial. It errors when
-// addr is one of aadproxy's own listeners.
-func (g *guard) check(ctx context.Context, addr string) (string, error) {
+// check applies the policy before a dialer that cannot report the
+// addresses it dials (a replaced Options.Dial): it returns the address to
+// dial instead of addr, resolved here once so a DNS answer cannot change
+// between the check and the dial. The default dialer checks each address
+// it dials instead (control), so names reach it unresolved.
+func (g *guard) check(ctx context.Context, addr string, resolved bool) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr, nil
@@ -66,14 +70,15 @@ func (g *guard) check(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return addr, nil
 	}
-	g.mu.RLock()
-	what, guarded := g.ports[n]
-	g.mu.RUnlock()
-	if !guarded {
+	if resolved {
 		return addr, nil
 	}
-	ips := []net.IP{net.ParseIP(host)}
-	if ips[0] == nil {
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else if host == "localhost" {
+		ips = []net.IP{net.IPv4(127, 0, 0, 1)}
+	} else {
 		if ips, err = g.resolve(ctx, host); err != nil {
 			return "", err
 		}
@@ -82,9 +87,16 @@ func (g *guard) check(ctx context.Context, addr string) (string, error) {
 		}
 	}
 	for _, ip := range ips {
-		if g.isLocal(ip) {
-			return "", fmt.Errorf("refused to connect to %s: that is %s, which is never reachable through the proxy", addr, what)
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			continue
 		}
+		if err := g.refuseAddr(ctx, a, n); err != nil {
+			return "", &refusal{addr, err.(*refusal).why}
+		}
+	}
+	if net.ParseIP(host) != nil || host == "localhost" {
+		return addr, nil
 	}
 	return net.JoinHostPort(ips[0].String(), port), nil
 }

@@ -48,8 +48,8 @@ func TestProxyRefusesToConnectToItsOwnListeners(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(body), "inspector data") || !strings.Contains(string(body), "never reachable through the proxy") {
-			t.Errorf("GET %s through the proxy: %d %q, want 502 without the inspector's answer", u, resp.StatusCode, body)
+		if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "inspector data") || !strings.Contains(string(body), "never reachable through the proxy") {
+			t.Errorf("GET %s through the proxy: %d %q, want 403 without the inspector's answer", u, resp.StatusCode, body)
 		}
 	}
 
@@ -71,8 +71,8 @@ func TestProxyRefusesToConnectToItsOwnListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp2.Body.Close()
-	if resp2.StatusCode != http.StatusBadGateway {
-		t.Errorf("GET the proxy through itself: %d, want 502", resp2.StatusCode)
+	if resp2.StatusCode != http.StatusForbidden {
+		t.Errorf("GET the proxy through itself: %d, want 403", resp2.StatusCode)
 	}
 
 	// Another local port is not affected.

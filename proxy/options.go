@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -51,6 +52,15 @@ type Options struct {
 	CaptureMemory int64
 	// Tag labels every flow (aadproxy run: the command's name).
 	Tag string
+	// Auth is "user:password": clients beyond loopback must send it as
+	// Proxy-Authorization: Basic (407 otherwise).
+	Auth string
+	// AllowClients lets clients from these networks in without Auth.
+	AllowClients []netip.Prefix
+	// AllowUpstream exempts these networks from the dial policy (metadata
+	// and link-local always, and this machine's networks when listening
+	// beyond loopback).
+	AllowUpstream []netip.Prefix
 	// Dial replaces the upstream dialer (tests: loopback only).
 	Dial DialFunc
 	// ResponseHeaderTimeout bounds the wait for an upstream's answer.

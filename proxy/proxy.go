@@ -181,6 +181,11 @@ func (p *Proxy) dialTunnel(ctx context.Context, network, addr string) (net.Conn,
 // addresses the proxy never connects to (Guard).
 func (p *Proxy) Serve(l net.Listener) error {
 	p.Guard(l.Addr(), "aadproxy itself")
+	if listensBeyondLoopback(l.Addr()) {
+		// Its clients are other machines: this machine's own networks are
+		// not theirs to reach.
+		p.up.guard.restrict(true, p.opts.AllowUpstream)
+	}
 	err := p.srv.Serve(tapListener{Listener: l, p: p})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -214,6 +219,9 @@ func (p *Proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 	tap, _ := r.Context().Value(tapKey{}).(*tapConn)
 	if tap != nil {
 		tap.setPending(true)
+	}
+	if (r.Method == http.MethodConnect || r.URL.IsAbs()) && !p.admit(w, r) {
+		return
 	}
 	if r.Method == http.MethodConnect || !r.URL.IsAbs() {
 		p.gp.ServeHTTP(w, r)

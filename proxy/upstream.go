@@ -17,6 +17,9 @@ type upstream struct {
 	dial      DialFunc
 	tlsConfig *tls.Config
 	guard     *guard
+	// checksEach says the dialer applies the policy to each address it
+	// dials (the default dialer), so names need no resolving first.
+	checksEach bool
 }
 
 func newUpstream(o Options) (*upstream, error) {
@@ -28,9 +31,12 @@ func newUpstream(o Options) (*upstream, error) {
 		roots.AddCert(c)
 	}
 	u := &upstream{opts: o, dial: o.Dial, guard: newGuard()}
+	u.guard.restrict(false, o.AllowUpstream)
 	if u.dial == nil {
-		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		// The policy sees every address this dialer tries, after resolution.
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, ControlContext: u.guard.control}
 		u.dial = d.DialContext
+		u.checksEach = true
 	}
 	u.tlsConfig = &tls.Config{
 		RootCAs:    roots,
@@ -60,7 +66,12 @@ func (u *upstream) mapAddr(addr string) string {
 // dialTCP dials addr after map-remote; used for CONNECT tunnels and plain HTTP.
 // The guard refuses aadproxy's own listeners, whatever name reached them.
 func (u *upstream) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
-	to, err := u.guard.check(ctx, u.mapAddr(addr))
+	to := u.mapAddr(addr)
+	if to != addr {
+		// --map-remote names its target: the policy's ranges do not apply.
+		ctx = context.WithValue(ctx, exemptKey{}, true)
+	}
+	to, err := u.guard.check(ctx, to, u.checksEach)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,17 @@ func TestParseStart(t *testing.T) {
 		{[]string{"--upstream-proxy", "::"}, "--upstream-proxy", nil},
 		{[]string{"--max-body", "lots"}, "size", nil},
 		{[]string{"extra"}, "unexpected argument", nil},
+		// No open proxy: beyond loopback needs credentials or a client list.
+		{[]string{"--listen", "0.0.0.0:8080"}, "--auth USER:PASS", nil},
+		{[]string{"--listen", "192.0.2.7:8080", "--auth", "nocolon"}, "USER:PASS", nil},
+		{[]string{"--listen", "0.0.0.0:8080", "--auth", "alice:pw"}, "", func(o startOptions) bool { return o.auth == "alice:pw" }},
+		{[]string{"--listen", "0.0.0.0:8080", "--allow-clients", "10.0.0.0/8"}, "", func(o startOptions) bool { return len(o.allowClients) == 1 }},
+		{[]string{"--allow-clients", "ten"}, "--allow-clients", nil},
+		{[]string{"--allow-upstream", "169.254.169.254"}, "", func(o startOptions) bool {
+			p, _ := o.proxyOptions()
+			return len(p.AllowUpstream) == 1 && p.AllowUpstream[0].Bits() == 32
+		}},
+		{[]string{"--listen", "localhost:9000"}, "", func(o startOptions) bool { return o.auth == "" }},
 	}
 	for _, tt := range tests {
 		o, err := parseStart(tt.args, io.Discard)

@@ -117,6 +117,7 @@ func openBrowser(url string) error {
 func (s *session) writeRunFile(home string, o startOptions) error {
 	info := runfile.Info{
 		PID: os.Getpid(), Proxy: s.listener.Addr().String(), Started: time.Now().UTC(), Home: home,
+		ProxyAuth: o.auth != "",
 	}
 	if o.record != "" {
 		info.Recording, _ = filepath.Abs(o.record)

@@ -133,7 +133,7 @@ func TestInspectorShowsLiveSignInsInABrowser(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(body), `"flows"`) {
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), `"flows"`) {
 		t.Errorf("the inspector through the proxy: %d %.200s", resp.StatusCode, body)
 	}
 	browsertest.NoErrors(t, ctx)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -43,6 +44,9 @@ type startOptions struct {
 	json             bool
 	quiet            bool
 	offline          bool
+	auth             string // --auth USER:PASS, or "auto"
+	allowClients     stringList
+	allowUpstream    stringList
 	ui               string // the inspector's address; "" the default
 	noUI             bool
 	open             bool
@@ -63,6 +67,9 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	fs.StringVar(&o.auth, "auth", "", "ask clients beyond loopback for `USER:PASS` (Basic proxy authentication); \"auto\" makes a password and prints it")
+	fs.Var(&o.allowClients, "allow-clients", "let clients from `CIDR` use the proxy without --auth (repeatable)")
+	fs.Var(&o.allowUpstream, "allow-upstream", "let the proxy reach `CIDR` although the dial policy refuses it (link-local, metadata; private ranges when listening beyond loopback) (repeatable)")
 	uiFlags(fs, o)
 	return &flagSet{fs}
 }
@@ -85,6 +92,19 @@ func (o startOptions) validate() error {
 	}
 	if err := o.validateUI(); err != nil {
 		return err
+	}
+	if _, err := prefixes("--allow-clients", o.allowClients); err != nil {
+		return err
+	}
+	if _, err := prefixes("--allow-upstream", o.allowUpstream); err != nil {
+		return err
+	}
+	if o.auth != "" && o.auth != "auto" && !strings.Contains(o.auth, ":") {
+		return usagef("--auth %q: want USER:PASS, or auto", o.auth)
+	}
+	if host, _, _ := net.SplitHostPort(o.listen); !isLoopbackHost(host) && o.auth == "" && len(o.allowClients) == 0 {
+		return usagef("--listen %s reaches beyond this machine: anyone who can connect could use the proxy and read what it captures. "+
+			"Add --auth USER:PASS (or --auth auto), or --allow-clients CIDR for the networks you trust", o.listen)
 	}
 	for _, m := range o.mapRemote {
 		if _, _, err := proxy.ParseMapRemote(m); err != nil {
@@ -109,6 +129,9 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	po.InterceptAll = o.interceptAll
 	po.UpstreamInsecure = o.upstreamInsecure
 	po.MaxBody = o.maxBody
+	po.Auth = o.auth
+	po.AllowClients, _ = prefixes("--allow-clients", o.allowClients)
+	po.AllowUpstream, _ = prefixes("--allow-upstream", o.allowUpstream)
 	if o.offline {
 		po.Dial = proxy.LoopbackOnly(nil)
 	}
@@ -254,6 +277,13 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.auth == "auto" {
+		pw, err := ui.NewToken()
+		if err != nil {
+			return err
+		}
+		o.auth = "aadproxy:" + pw[:24]
+	}
 	po, err := o.proxyOptions()
 	if err != nil {
 		return err
@@ -362,7 +392,13 @@ func (s *session) summarize(stderr io.Writer) {
 func printBanner(w io.Writer, o startOptions, addr string, ca *certs.CA, created bool, bundle string) {
 	fmt.Fprintf(w, "aadproxy %s listening on %s\n", version, addr)
 	if host, _, _ := net.SplitHostPort(addr); !net.ParseIP(host).IsLoopback() {
-		fmt.Fprintf(w, "! listening beyond loopback: anyone who can reach %s can use this proxy and read what it captures\n", addr)
+		switch {
+		case o.auth != "":
+			fmt.Fprintf(w, "! listening beyond loopback on %s: clients other than this machine must authenticate as %s\n", addr, o.auth)
+		default:
+			fmt.Fprintf(w, "! listening beyond loopback on %s: clients from %s may use it without credentials\n", addr, strings.Join(o.allowClients, ", "))
+		}
+		fmt.Fprintf(w, "  it never reaches this machine's loopback or private networks for them (--allow-upstream CIDR names exceptions)\n")
 	}
 	if created {
 		fmt.Fprintf(w, "created a new CA (unique to this install)\n")
@@ -435,4 +471,30 @@ func parseSize(v string) (int64, error) {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB)", v)
 	}
 	return n * mult, nil
+}
+
+// prefixes parses CIDRs (a bare address is its own /32 or /128).
+func prefixes(flagName string, vs []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vs {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, usagef("%s %q: want a CIDR like 10.0.0.0/8 or an address", flagName, v)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// isLoopbackHost reports a listen host only this machine can reach.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -34,6 +34,15 @@ type Proxy struct {
 // it when the test ends.
 func Start(t testing.TB, opts proxy.Options) *Proxy {
 	t.Helper()
+	return StartOn(t, opts, "127.0.0.1:0")
+}
+
+// StartOn is Start listening on addr: a test of what a proxy reachable
+// beyond loopback does listens on another address of this machine (its
+// traffic still never leaves the machine, and the dialer still reaches
+// loopback only).
+func StartOn(t testing.TB, opts proxy.Options, addr string) *Proxy {
+	t.Helper()
 	ca, err := certs.New(certs.Options{CommonName: "aadproxy test CA"})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +54,7 @@ func Start(t testing.TB, opts proxy.Options) *Proxy {
 		t.Fatal(err)
 	}
 	tp.Proxy = p
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
