@@ -166,6 +166,9 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return badGateway(req, err), nil
 		}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			p.watchIdle(resp)
+		}
 		return resp, nil
 	}
 
@@ -245,6 +248,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	x.respBody.presize(resp.ContentLength)
+	p.watchIdle(resp)
 	resp.Body = &teeBody{rc: resp.Body, x: x, dst: &x.respBody, isResponse: true, want: resp.ContentLength}
 	return resp, nil
 }
@@ -366,10 +370,14 @@ func tlsInfo(cs *tls.ConnectionState) *flow.TLSInfo {
 }
 
 // badGateway is the response a client gets when the upstream failed: 502,
-// or 403 when the dial policy refused the upstream.
+// 504 when it did not answer in time, or 403 when the dial policy refused
+// the upstream.
 func badGateway(req *http.Request, err error) *http.Response {
 	if errors.Is(err, ErrDialRefused) {
 		return syntheticResponse(req, http.StatusForbidden, "aadproxy: "+err.Error()+"\n")
+	}
+	if isTimeout(err) {
+		return syntheticResponse(req, http.StatusGatewayTimeout, "aadproxy: "+describeUpstreamError(req.URL.Host, err)+"\n")
 	}
 	msg := "aadproxy: " + describeUpstreamError(req.URL.Host, err) + "\n"
 	return syntheticResponse(req, http.StatusBadGateway, msg)
@@ -399,6 +407,8 @@ func describeUpstreamError(host string, err error) string {
 	switch {
 	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne):
 		hint = "the upstream's certificate is not trusted; for a test server pass --upstream-ca FILE (--upstream-insecure turns verification off)"
+	case strings.Contains(err.Error(), "timeout awaiting response headers"):
+		hint = "the upstream sent no response head in time; --upstream-timeout sets how long to wait"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		hint = "the upstream did not answer in time"
 	case strings.Contains(err.Error(), "connection refused"):
@@ -413,4 +423,11 @@ func describeUpstreamError(host string, err error) string {
 		msg += " (" + hint + ")"
 	}
 	return msg
+}
+
+// isTimeout reports an upstream that did not answer in time.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "timeout awaiting response headers")
 }

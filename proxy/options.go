@@ -63,8 +63,13 @@ type Options struct {
 	AllowUpstream []netip.Prefix
 	// Dial replaces the upstream dialer (tests: loopback only).
 	Dial DialFunc
-	// ResponseHeaderTimeout bounds the wait for an upstream's answer.
+	// ResponseHeaderTimeout bounds the wait for an upstream's response head
+	// (--upstream-timeout); the client then gets a 504.
 	ResponseHeaderTimeout time.Duration
+	// IdleTimeout ends a response body whose upstream sends nothing for
+	// this long (--idle-timeout); 0 never does. Server-sent events and
+	// WebSockets are never cut.
+	IdleTimeout time.Duration
 	// HandshakeTimeout bounds TLS handshakes with clients and upstreams.
 	HandshakeTimeout time.Duration
 }
@@ -74,7 +79,8 @@ func Default() Options {
 	return Options{
 		MaxBody:               DefaultMaxBody,
 		CaptureMemory:         DefaultCaptureMemory,
-		ResponseHeaderTimeout: 2 * time.Minute,
+		ResponseHeaderTimeout: DefaultUpstreamTimeout,
+		IdleTimeout:           DefaultIdleTimeout,
 		HandshakeTimeout:      15 * time.Second,
 	}
 }

@@ -473,7 +473,7 @@ func TestMalformedPlainRequestGets400AndAFlow(t *testing.T) {
 	}
 }
 
-func TestUpstreamTimeoutGives502(t *testing.T) {
+func TestUpstreamTimeoutGives504(t *testing.T) {
 	block := make(chan struct{})
 	origin := proxytest.StartOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer close(block)
@@ -488,8 +488,8 @@ func TestUpstreamTimeoutGives502(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "in time") {
-		t.Errorf("upstream timeout: got %d %q", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "--upstream-timeout") {
+		t.Errorf("upstream timeout: got %d %q, want 504 naming --upstream-timeout", resp.StatusCode, body)
 	}
 	if f := p.WaitFlows(t, 1)[0]; !strings.Contains(f.Error, "timeout") {
 		t.Errorf("flow error %q does not say timeout", f.Error)
@@ -556,5 +556,61 @@ func TestUpstreamProxyChainsInterceptedAndTunnelledTraffic(t *testing.T) {
 	tc.Close()
 	if tunnels.Load() != 2 {
 		t.Errorf("tunnelled host did not go through the upstream proxy (%d tunnels)", tunnels.Load())
+	}
+}
+
+// An upstream that sends its head and then goes silent is cut after the
+// idle timeout, and the flow says so; a stream of server-sent events is not.
+func TestSilentUpstreamBodyIsCutAfterTheIdleTimeout(t *testing.T) {
+	block := make(chan struct{})
+	origin := proxytest.StartOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/events" {
+			w.Header().Set("Content-Type", "text/event-stream")
+		}
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "first part")
+		w.(http.Flusher).Flush()
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer close(block)
+	opts := proxy.Default()
+	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
+	opts.UpstreamRoots = origin.Roots()
+	opts.IdleTimeout = 300 * time.Millisecond
+	p := proxytest.Start(t, opts)
+	start := time.Now()
+	client := p.Client()
+	client.Timeout = 20 * time.Second // without the idle timeout the test fails here, not hangs
+	resp, err := client.Get("https://" + loginHost + "/silent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "first part") || time.Since(start) > 20*time.Second {
+		t.Errorf("client got %q", body)
+	}
+	if f := p.WaitFlows(t, 1)[0]; !strings.Contains(f.Error, "--idle-timeout") {
+		t.Errorf("flow error %q does not name the idle timeout", f.Error)
+	}
+
+	// Server-sent events may be quiet for long: still open after the timeout.
+	resp, err = p.Client().Get("https://" + loginHost + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Errorf("an event stream was cut after %v: %v", time.Since(start), err)
+	case <-time.After(3 * opts.IdleTimeout):
 	}
 }

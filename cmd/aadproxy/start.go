@@ -44,6 +44,8 @@ type startOptions struct {
 	json             bool
 	quiet            bool
 	offline          bool
+	upstreamTimeout  time.Duration
+	idleTimeout      time.Duration
 	auth             string // --auth USER:PASS, or "auto"
 	allowClients     stringList
 	allowUpstream    stringList
@@ -67,6 +69,8 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", proxy.DefaultUpstreamTimeout, "wait at most `DURATION` for an upstream's response head (then 504)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "cut a response body whose upstream sends nothing for `DURATION` (0: never; event streams and WebSockets never are)")
 	fs.StringVar(&o.auth, "auth", "", "ask clients beyond loopback for `USER:PASS` (Basic proxy authentication); \"auto\" makes a password and prints it")
 	fs.Var(&o.allowClients, "allow-clients", "let clients from `CIDR` use the proxy without --auth (repeatable)")
 	fs.Var(&o.allowUpstream, "allow-upstream", "let the proxy reach `CIDR` although the dial policy refuses it (link-local, metadata; private ranges when listening beyond loopback) (repeatable)")
@@ -99,6 +103,9 @@ func (o startOptions) validate() error {
 	if _, err := prefixes("--allow-upstream", o.allowUpstream); err != nil {
 		return err
 	}
+	if o.upstreamTimeout <= 0 || o.idleTimeout < 0 {
+		return usagef("--upstream-timeout must be positive and --idle-timeout not negative (Go durations: 30s, 2m)")
+	}
 	if o.auth != "" && o.auth != "auto" && !strings.Contains(o.auth, ":") {
 		return usagef("--auth %q: want USER:PASS, or auto", o.auth)
 	}
@@ -130,6 +137,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	po.UpstreamInsecure = o.upstreamInsecure
 	po.MaxBody = o.maxBody
 	po.Auth = o.auth
+	po.ResponseHeaderTimeout, po.IdleTimeout = o.upstreamTimeout, o.idleTimeout
 	po.AllowClients, _ = prefixes("--allow-clients", o.allowClients)
 	po.AllowUpstream, _ = prefixes("--allow-upstream", o.allowUpstream)
 	if o.offline {
