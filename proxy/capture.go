@@ -30,6 +30,7 @@ type reqInfo struct {
 	header     flow.Headers // wire order and casing; nil if not recovered
 	clientTLS  *flow.TLSInfo
 	clientAddr string
+	tag        string // the listener's (ServeTagged)
 }
 
 type reqInfoKey struct{}
@@ -172,7 +173,11 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 
-	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS, Tag: p.opts.Tag}}
+	tag := ri.tag
+	if tag == "" {
+		tag = p.opts.Tag
+	}
+	x := &exchange{p: p, f: &flow.Flow{Index: -1, ClientAddr: ri.clientAddr, ClientTLS: ri.clientTLS, Tag: tag}}
 	x.reqBody.max, x.respBody.max = p.opts.MaxBody, p.opts.MaxBody
 	x.reqBody.budget, x.respBody.budget = &p.budget, &p.budget
 	x.f.Timings = flow.Timings{Start: ri.start, DNS: -1, Connect: -1, TLS: -1}

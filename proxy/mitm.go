@@ -61,13 +61,14 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	}
 	inner := newTapConn(conn)
 	clientAddr := connect.RemoteAddr
+	tag := tagOf(connect)
 	inner.onServerError = func(reply []byte) {
 		p.recordServerError(scheme, hostname, inner, reply, clientAddr, clientTLS)
 	}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			inner.setPending(true)
-			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS}
+			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS, tag: tag}
 			ri.header, _ = inner.takeRequestHead(r.Method, r.RequestURI)
 			r.URL.Scheme = scheme
 			if r.Host == "" {

@@ -179,14 +179,19 @@ func (p *Proxy) dialTunnel(ctx context.Context, network, addr string) (net.Conn,
 
 // Serve accepts proxy clients on l until Shutdown. Its port joins the
 // addresses the proxy never connects to (Guard).
-func (p *Proxy) Serve(l net.Listener) error {
+func (p *Proxy) Serve(l net.Listener) error { return p.ServeTagged(l, "") }
+
+// ServeTagged is Serve with every flow of l's clients tagged tag (aadproxy
+// run --attach: a listener of the command's own on a running proxy). A
+// proxy may serve several listeners at once.
+func (p *Proxy) ServeTagged(l net.Listener, tag string) error {
 	p.Guard(l.Addr(), "aadproxy itself")
 	if listensBeyondLoopback(l.Addr()) {
 		// Its clients are other machines: this machine's own networks are
 		// not theirs to reach.
 		p.up.guard.restrict(true, p.opts.AllowUpstream)
 	}
-	err := p.srv.Serve(tapListener{Listener: l, p: p})
+	err := p.srv.Serve(tapListener{Listener: l, p: p, tag: tag})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -228,7 +233,7 @@ func (p *Proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, _ := p.scope.Decide(r.URL.Host)
-	ri := &reqInfo{capture: d == Intercept, start: time.Now(), clientAddr: r.RemoteAddr}
+	ri := &reqInfo{capture: d == Intercept, start: time.Now(), clientAddr: r.RemoteAddr, tag: tagOf(r)}
 	if ri.capture && tap != nil {
 		ri.header, _ = tap.takeRequestHead(r.Method, r.RequestURI)
 	}
@@ -309,6 +314,7 @@ func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byt
 // tapListener wraps accepted connections in taps, so wire headers can be
 // recovered and net/http's own 400 replies to malformed requests recorded.
 type tapListener struct {
+	tag string
 	net.Listener
 	p *Proxy
 }
@@ -319,6 +325,7 @@ func (l tapListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	tc := newTapConn(c)
+	tc.tag = l.tag
 	client := c.RemoteAddr().String()
 	tc.onServerError = func(reply []byte) {
 		l.p.recordServerError("http", "aadproxy", tc, reply, client, nil)
@@ -329,3 +336,11 @@ func (l tapListener) Accept() (net.Conn, error) {
 // ClientURL returns the URL clients use for a proxy listening on addr, for
 // their Transport.Proxy.
 func ClientURL(addr string) *url.URL { return &url.URL{Scheme: "http", Host: addr} }
+
+// tagOf is the tag of the listener r's connection came in on.
+func tagOf(r *http.Request) string {
+	if tc, ok := r.Context().Value(tapKey{}).(*tapConn); ok {
+		return tc.tag
+	}
+	return ""
+}

@@ -25,6 +25,9 @@ const (
 // watching writes for net/http's own error replies.
 type tapConn struct {
 	net.Conn
+	// tag labels the flows of a client connection accepted on a tagged
+	// listener (ServeTagged); "" otherwise.
+	tag string
 
 	mu     sync.Mutex
 	buf    []byte

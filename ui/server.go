@@ -50,6 +50,13 @@ type Controls interface {
 	Clear()
 }
 
+// Listeners is what a live proxy offers `aadproxy run --attach`: a
+// listener of the command's own, so its flows carry its name.
+type Listeners interface {
+	AddListener(tag string) (addr string, err error)
+	RemoveListener(addr string) bool
+}
+
 // BundleFunc writes a support bundle (a zip) of the HAR at har to w,
 // sanitized unless raw.
 type BundleFunc func(w io.Writer, har string, raw bool) error
@@ -257,6 +264,8 @@ func (srv *Server) routes() {
 	m.HandleFunc("POST /api/resume", srv.api(srv.servePause(false)))
 	m.HandleFunc("POST /api/import", srv.api(srv.serveImport))
 	m.HandleFunc("GET /api/events", srv.api(srv.serveEvents))
+	m.HandleFunc("POST /api/listeners", srv.api(srv.serveAddListener))
+	m.HandleFunc("DELETE /api/listeners/{addr}", srv.api(srv.serveRemoveListener))
 	srv.mux = m
 }
 
@@ -428,4 +437,34 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// serveAddListener opens a listener of the proxy's for one client program
+// (?tag=NAME): its flows are tagged NAME.
+func (srv *Server) serveAddListener(w http.ResponseWriter, r *http.Request) {
+	ls, ok := srv.opts.Controls.(Listeners)
+	if !ok {
+		httpError(w, http.StatusConflict, "this inspector has no proxy to add a listener to")
+		return
+	}
+	tag := r.URL.Query().Get("tag")
+	if tag == "" || len(tag) > 64 {
+		httpError(w, http.StatusBadRequest, "want ?tag=NAME (at most 64 characters): the name the flows will carry")
+		return
+	}
+	addr, err := ls.AddListener(tag)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, map[string]string{"proxy": addr, "tag": tag})
+}
+
+func (srv *Server) serveRemoveListener(w http.ResponseWriter, r *http.Request) {
+	ls, ok := srv.opts.Controls.(Listeners)
+	if !ok || !ls.RemoveListener(r.PathValue("addr")) {
+		httpError(w, http.StatusNotFound, "no such listener")
+		return
+	}
+	writeJSON(w, map[string]bool{"closed": true})
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +18,7 @@ import (
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/internal/launch"
 	"github.com/aadproxy/aadproxy/internal/runfile"
+	"github.com/aadproxy/aadproxy/mcpserver"
 	"github.com/aadproxy/aadproxy/proxy"
 )
 
@@ -23,11 +26,15 @@ import (
 type runOptions struct {
 	startOptions
 	command []string
+	attach  bool
+	pid     int
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	o := runOptions{startOptions: startOptions{maxBody: proxy.DefaultMaxBody}}
 	fs := startFlags("run", &o.startOptions, stderr)
+	fs.BoolVar(&o.attach, "attach", false, "use the running proxy (its run file) instead of one of its own; start flags do not apply")
+	fs.IntVar(&o.pid, "pid", 0, "with --attach: the proxy with this `PID` (default: the newest running one)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: aadproxy run [start flags] -- COMMAND [ARGS…]\n\nRuns COMMAND with its environment wired to a proxy of its own, for its lifetime.\n\n")
 		fs.PrintDefaults()
@@ -43,8 +50,22 @@ func parseRun(args []string, stderr io.Writer) (runOptions, error) {
 	if len(o.command) == 0 {
 		return o, usagef("want a command to run, e.g. aadproxy run -- az login")
 	}
-	listenSet := false
-	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	listenSet, startSet := false, ""
+	fs.Visit(func(f *flag.Flag) {
+		listenSet = listenSet || f.Name == "listen"
+		switch f.Name {
+		case "attach", "pid", "home":
+		default:
+			startSet = f.Name
+		}
+	})
+	if o.attach && startSet != "" {
+		// A silent attach would lose the flag (a --map-remote, --offline…).
+		return o, usagef("--attach uses the running proxy as it was started; --%s applies only to a proxy of run's own", startSet)
+	}
+	if o.pid != 0 && !o.attach {
+		return o, usagef("--pid picks the running proxy for --attach")
+	}
 	if !listenSet {
 		o.listen = "127.0.0.1:0" // a free port: several runs side by side
 	}
@@ -74,6 +95,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 }
 
 func runCommand(o runOptions, stderr io.Writer) (int, error) {
+	if o.attach {
+		return runAttached(o, stderr)
+	}
 	po, err := o.proxyOptions()
 	if err != nil {
 		return 0, err
@@ -109,7 +133,17 @@ func runCommand(o runOptions, stderr io.Writer) (int, error) {
 		defer runfile.Remove(home, os.Getpid())
 	}
 
-	cmd := exec.Command(o.command[0], o.command[1:]...)
+	code := runWired(o.command, w, stderr)
+	if err := s.closeWithin(stopDeadline, nil, stderr); err != nil {
+		fmt.Fprintf(stderr, "aadproxy run: %v\n", err)
+	}
+	return code, nil
+}
+
+// runWired runs command with its environment wired by w and returns its
+// exit code (127 when it cannot start).
+func runWired(command []string, w launch.Wiring, stderr io.Writer) int {
+	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Env = launch.Env(os.Environ(), w)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// Ctrl-C reaches the command from the terminal (same process group);
@@ -119,8 +153,8 @@ func runCommand(o runOptions, stderr io.Writer) (int, error) {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	if err := cmd.Start(); err != nil {
-		s.closeWithin(stopDeadline, nil, stderr)
-		return 127, fmt.Errorf("start %s: %w", o.command[0], err)
+		fmt.Fprintf(stderr, "aadproxy run: start %s: %v\n", command[0], err)
+		return 127
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
@@ -136,11 +170,45 @@ wait:
 			}
 		}
 	}
-	code := exitCode(cmd, waitErr)
-	if err := s.closeWithin(stopDeadline, nil, stderr); err != nil {
-		fmt.Fprintf(stderr, "aadproxy run: %v\n", err)
+	return exitCode(cmd, waitErr)
+}
+
+// runAttached runs the command through the running proxy, on a listener
+// of its own that the proxy's inspector opens, so its flows still carry
+// its name; the listener closes when the command ends.
+func runAttached(o runOptions, stderr io.Writer) (int, error) {
+	home, err := homeDir(o.home)
+	if err != nil {
+		return 0, err
 	}
-	return code, nil
+	info, err := runfile.Find(home, o.pid)
+	if err != nil {
+		return 0, err
+	}
+	if info.UI == "" {
+		return 0, fmt.Errorf("the running aadproxy (pid %d) has no web inspector to ask for a listener (started with --no-ui)", info.PID)
+	}
+	api := &mcpserver.HTTPAPI{Base: info.UI, Token: info.Token}
+	tag := filepath.Base(o.command[0])
+	var got struct{ Proxy string }
+	ctx := context.Background()
+	if err := api.Do(ctx, "POST", "/api/listeners", url.Values{"tag": {tag}}, &got); err != nil {
+		return 0, fmt.Errorf("ask the running proxy for a listener: %w", err)
+	}
+	defer api.Do(ctx, "DELETE", "/api/listeners/"+url.PathEscape(got.Proxy), nil, nil)
+	ca, _, err := certs.LoadOrCreate(home)
+	if err != nil {
+		return 0, err
+	}
+	w, err := wiring(home, ca)
+	if err != nil {
+		return 0, err
+	}
+	w.ProxyURL = "http://" + got.Proxy
+	scope, _ := proxy.NewScope(nil, false)
+	w.Bypasses = scope.Bypasses
+	fmt.Fprintf(stderr, "aadproxy: running %s through the running proxy %d (%s, its own listener %s)\n", tag, info.PID, info.Proxy, got.Proxy)
+	return runWired(o.command, w, stderr), nil
 }
 
 // exitCode is the command's exit status; killed by a signal, 128 + its

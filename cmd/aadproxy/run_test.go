@@ -184,3 +184,25 @@ func TestRunWiresPythonMSAL(t *testing.T) {
 		t.Errorf("msal's answer with the right secret: %q", out)
 	}
 }
+
+// run --attach uses the running proxy on a listener of its own, so the
+// running proxy's console tags the command's flows.
+func TestRunAttachTagsFlowsOnTheRunningProxy(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		requireInCI(t, "curl is not installed")
+	}
+	sts, stsCA := stsFixture(t)
+	home := t.TempDir()
+	b := startBinary(t, "--home", home, "--ui", "127.0.0.1:0", "--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA)
+	waitRunFile(t, home, b.cmd.Process.Pid)
+	code, stdout, stderr := aadproxyRun(t, "--attach", "--home", home, "--", curl, "-s", "-S", tokenURL(),
+		"-d", "grant_type=client_credentials&client_id="+fakests.AppConfidential.ClientID+"&client_secret=nope&scope=x")
+	if code != 0 || !strings.Contains(stdout, "AADSTS7000215") {
+		t.Fatalf("run --attach: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	b.waitLines(t, 1, func(m map[string]any) bool { return m["type"] == "flow" && m["tag"] == "curl" })
+	if code, _, stderr := aadproxyRun(t, "--attach", "--home", home, "--map-remote", "a=b", "--", "true"); code != exitBadInput || !strings.Contains(stderr, "--map-remote applies only") {
+		t.Errorf("--attach with a start flag: exit %d, %s", code, stderr)
+	}
+}

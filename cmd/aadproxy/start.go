@@ -247,7 +247,7 @@ func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout, stderr 
 	if store != nil {
 		s.ui, err = openInspector(o, store, ui.Options{
 			Mode: "live", Proxy: s.listener.Addr().String(), Recording: o.record, Version: version,
-			Controls: s.pipe, Bundle: writeBundle,
+			Controls: newLiveControls(s), Bundle: writeBundle,
 		}, stderr)
 		if err != nil {
 			s.listener.Close()
