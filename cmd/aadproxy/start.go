@@ -391,7 +391,7 @@ func (s *session) summarize(stderr io.Writer) {
 	if s.recorder == nil {
 		return
 	}
-	fmt.Fprintf(stderr, "recorded %d flows to %s\n", s.recorder.Count(), s.recorder.Path())
+	fmt.Fprintf(stderr, "recorded %d of %d flows to %s\n", s.recorder.Count(), s.pipe.Count(), s.recorder.Path())
 	if n := s.pipe.Unrecorded(); n > 0 {
 		fmt.Fprintf(stderr, "! %d flows could not be recorded: %v\n", n, s.pipe.RecordError())
 	}

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/flow"
@@ -66,5 +68,41 @@ func TestClearResetsTheInspectorInOrder(t *testing.T) {
 	}
 	if want := []int{1, 2, 1}; len(insp.seen) != 3 || insp.seen[2] != want[2] || insp.seen[1] != want[1] {
 		t.Errorf("flows since reset as they arrived: %v, want %v", insp.seen, want)
+	}
+}
+
+// flakyRecorder fails while full is set, like a full disk.
+type flakyRecorder struct {
+	full atomic.Bool
+	n    atomic.Int64
+}
+
+func (r *flakyRecorder) WriteBatch(fs []*flow.Flow) error {
+	if r.full.Load() {
+		return errors.New("no space left on device")
+	}
+	r.n.Add(int64(len(fs)))
+	return nil
+}
+
+func TestARecordingThatFailsAndRecoversIsSaidBoth(t *testing.T) {
+	rec := &flakyRecorder{}
+	out := &noticeOutput{}
+	p := New(&resettable{}, rec, out)
+	p.Flow(newFlow())
+	p.Sync()
+	rec.full.Store(true)
+	for i := 0; i < 3; i++ {
+		p.Flow(newFlow())
+		p.Sync()
+	}
+	rec.full.Store(false)
+	p.Flow(newFlow())
+	p.Close()
+	if !out.saw("recording failed: no space left on device") || !out.saw("recording works again; 3 flows are missing") {
+		t.Errorf("notices: %q", out.notices)
+	}
+	if rec.n.Load() != 2 || p.Unrecorded() != 3 || p.Count() != 5 {
+		t.Errorf("recorded %d, unrecorded %d of %d", rec.n.Load(), p.Unrecorded(), p.Count())
 	}
 }

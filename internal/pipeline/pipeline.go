@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
@@ -149,6 +150,7 @@ type Pipeline struct {
 	done     chan struct{}
 	recErr   atomic.Value
 	errNoted bool
+	lastWarn time.Time // when a failing recording was last said
 }
 
 type outlet struct {
@@ -419,6 +421,7 @@ func (p *Pipeline) handleBatch(batch []event) (cost int64, n int) {
 	if p.rec != nil && len(flows) > 0 {
 		err := p.rec.WriteBatch(flows)
 		p.mu.Lock()
+		was := p.recFailing
 		if failing := err != nil; failing != p.recFailing {
 			// Waiting hand-overs must learn that there is no longer a
 			// working recorder to wait for (or that there is again).
@@ -428,13 +431,9 @@ func (p *Pipeline) handleBatch(batch []event) (cost int64, n int) {
 		if err != nil {
 			p.unrecorded += int64(len(flows))
 		}
+		missing := p.unrecorded
 		p.mu.Unlock()
-		if err != nil && !p.errNoted {
-			p.errNoted = true
-			p.recErr.Store(err)
-			msg := fmt.Sprintf("recording failed: %v; flows are still shown but not saved", err)
-			p.fanOut(event{notice: &proxy.Notice{Level: "warning", Message: msg}})
-		}
+		p.noteRecording(err, was, missing)
 	}
 	for _, e := range batch {
 		if !e.reset {
@@ -526,4 +525,31 @@ func (p *Pipeline) Close() {
 	p.mu.Unlock()
 	p.signal()
 	<-p.done
+}
+
+// recordingReminder is how often a recording that keeps failing is said
+// again: a user who missed the first warning (a full disk) must learn it
+// while it lasts.
+const recordingReminder = 30 * time.Second
+
+// noteRecording tells the outputs when the recording starts failing, again
+// while it keeps failing, and when it works again.
+func (p *Pipeline) noteRecording(err error, wasFailing bool, missing int64) {
+	var msg, level string
+	switch {
+	case err != nil && !p.errNoted:
+		p.errNoted = true
+		p.recErr.Store(err)
+		level, msg = "warning", fmt.Sprintf("recording failed: %v; flows are still shown but not saved", err)
+	case err != nil && time.Since(p.lastWarn) >= recordingReminder:
+		level, msg = "warning", fmt.Sprintf("recording still failing (%v): %d flows missing from it so far", err, missing)
+	case err == nil && wasFailing:
+		level, msg = "info", fmt.Sprintf("recording works again; %d flows are missing from it", missing)
+	default:
+		return
+	}
+	if level == "warning" {
+		p.lastWarn = time.Now()
+	}
+	p.fanOut(event{notice: &proxy.Notice{Level: level, Message: msg}})
 }
