@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,8 +21,13 @@ var AADSTSError = &inspect.Rule{
 	Doc: `Reports each AADSTS error code found in a response: the token endpoint's
 JSON error body, an error redirect (query, fragment or form_post), the HTML
 error page's $Config, the x-ms-clitelem header, or a resource's
-WWW-Authenticate challenge. One finding per error, named after the catalog
-entry, with the trace and correlation IDs to quote to Microsoft and a fix.
+WWW-Authenticate challenge. One finding per AADSTS code, named after that
+code's catalog entry, with the trace and correlation IDs to quote to
+Microsoft and that code's fix. An answer can carry several codes
+("error_codes":[70002,70008], the description then has an AADSTS prefix
+for each): the first is the decisive one and its finding comes first; each
+later code gets a finding of its own, quoting its own part of the message,
+whose severity never exceeds the first code's.
 
 The severity is the catalog's default for the code. Answers that a silent
 request (prompt=none) is designed to receive — 50058 login_required, 65001
@@ -47,38 +53,68 @@ const devicePolling = 70016
 
 func runAADSTSError(p *inspect.Pass) error {
 	silent := p.View().IsSilentAuthorize()
+	var reported []int // codes already reported on this flow
 	for _, e := range p.Errors() {
-		code := e.Code()
-		if code == 0 {
+		if e.Code() == 0 {
 			continue // a cancel or a bare challenge: not an AADSTS error
 		}
-		entry, known := catalog.Lookup(code)
-		name, sev, fix := "unknown", inspect.Error, "Look the code up: "+catalog.ErrorURL(code)
-		if known {
-			name = entry.Name
-			if s, err := inspect.ParseSeverity(entry.Severity); err == nil {
-				sev = s
+		// The first code decides; a later one never outranks it, so the
+		// answer's severity (and the flow's decisive finding) is the first
+		// code's, as it was when only the first was reported.
+		var decisive inspect.Severity
+		for i, code := range e.Codes {
+			d := describeCode(code, silent)
+			if i == 0 {
+				decisive = d.sev
+			} else if d.sev > decisive {
+				d.sev = decisive
 			}
-			if entry.Hint != "" {
-				fix = entry.Hint
+			if code <= 0 || slices.Contains(reported, code) {
+				continue // another source of the answer carried it too
 			}
+			reported = append(reported, code)
+			p.Report(inspect.Finding{
+				Severity: d.sev,
+				Code:     code,
+				Title:    fmt.Sprintf("AADSTS%d %s", code, d.name),
+				Evidence: evidence(p, &e, i, silent && slices.Contains(silentExpected, code), d.lowered),
+				Fix:      d.fix,
+			})
 		}
-		lowered := false
-		if silent && slices.Contains(silentExpected, code) && sev > inspect.Warning {
-			sev, lowered = inspect.Warning, true
-		}
-		if code == devicePolling {
-			sev = inspect.Info
-		}
-		p.Report(inspect.Finding{
-			Severity: sev,
-			Code:     code,
-			Title:    fmt.Sprintf("AADSTS%d %s", code, name),
-			Evidence: evidence(p, &e, silent && slices.Contains(silentExpected, code), lowered),
-			Fix:      fix,
-		})
 	}
 	return nil
+}
+
+// codeReport is what the catalog and the request's context say about one
+// code.
+type codeReport struct {
+	name    string
+	sev     inspect.Severity
+	fix     string
+	lowered bool // a silent request's expected answer, lowered to warning
+}
+
+// describeCode looks code up: its catalog name and hint, the catalog's
+// severity (error for codes the catalog lacks), lowered to warning for the
+// answers a silent request expects, and info for device-code polling.
+func describeCode(code int, silent bool) codeReport {
+	d := codeReport{name: "unknown", sev: inspect.Error, fix: "Look the code up: " + catalog.ErrorURL(code)}
+	if entry, known := catalog.Lookup(code); known {
+		d.name = entry.Name
+		if s, err := inspect.ParseSeverity(entry.Severity); err == nil {
+			d.sev = s
+		}
+		if entry.Hint != "" {
+			d.fix = entry.Hint
+		}
+	}
+	if silent && slices.Contains(silentExpected, code) && d.sev > inspect.Warning {
+		d.sev, d.lowered = inspect.Warning, true
+	}
+	if code == devicePolling {
+		d.sev = inspect.Info
+	}
+	return d
 }
 
 // sourceText says where in the response an error was found.
@@ -96,7 +132,10 @@ var sourceText = map[string]string{
 // few sentences, but a hostile or broken page could be anything.
 const maxMessage = 400
 
-func evidence(p *inspect.Pass, e *decode.AADSTSError, silent, lowered bool) string {
+// evidence describes the nth code (0-based) of e: where it was found, the
+// OAuth error, the other codes of the answer, the IDs and the message (for
+// a later code, its own part of the message).
+func evidence(p *inspect.Pass, e *decode.AADSTSError, nth int, silent, lowered bool) string {
 	var b strings.Builder
 	src := sourceText[e.Source]
 	if src == "" {
@@ -116,12 +155,15 @@ func evidence(p *inspect.Pass, e *decode.AADSTSError, silent, lowered bool) stri
 	if len(oauth) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(oauth, ", "))
 	}
-	if len(e.Codes) > 1 {
+	switch {
+	case nth > 0:
+		fmt.Fprintf(&b, "; code %d of %d in this answer, after AADSTS%d, the decisive one (each reported as its own finding)", nth+1, len(e.Codes), e.Codes[0])
+	case len(e.Codes) > 1:
 		more := make([]string, 0, len(e.Codes)-1)
 		for _, c := range e.Codes[1:] {
 			more = append(more, "AADSTS"+strconv.Itoa(c))
 		}
-		fmt.Fprintf(&b, "; also %s", strings.Join(more, ", "))
+		fmt.Fprintf(&b, "; also %s (each reported as its own finding)", strings.Join(more, ", "))
 	}
 	var ids []string
 	if e.TraceID != "" {
@@ -145,11 +187,43 @@ func evidence(p *inspect.Pass, e *decode.AADSTSError, silent, lowered bool) stri
 			b.WriteString(" (severity lowered to warning)")
 		}
 	}
-	if msg := oneLine(e.Message); msg != "" {
+	msg := e.Message
+	if nth > 0 {
+		msg = codeSegment(msg, e.Codes[nth])
+	}
+	if msg := oneLine(msg); msg != "" {
 		fmt.Fprintf(&b, "; message: %q", msg)
 	}
 	return b.String()
 }
+
+// codeSegment returns the part of a message that belongs to one code: from
+// its "AADSTSnnnn" prefix to the next code's prefix ("AADSTS70002: Error
+// validating credentials. AADSTS70008: The provided … is expired." gives
+// the second sentence for 70008). It returns msg whole when the code is
+// not named in it.
+func codeSegment(msg string, code int) string {
+	at := -1
+	for _, m := range codeInTextRE.FindAllStringSubmatchIndex(msg, -1) {
+		n, err := strconv.Atoi(msg[m[2]:m[3]])
+		if err != nil {
+			continue
+		}
+		switch {
+		case at < 0 && n == code:
+			at = m[0]
+		case at >= 0 && n != code:
+			return strings.TrimSpace(msg[at:m[0]])
+		}
+	}
+	if at < 0 {
+		return msg
+	}
+	return strings.TrimSpace(msg[at:])
+}
+
+// codeInTextRE matches an AADSTS code in a message, as decode reads them.
+var codeInTextRE = regexp.MustCompile(`AADSTS(\d{3,9})`)
 
 // trimQuery drops the query and fragment: they hold codes, states and
 // hints that make evidence long without saying where the request went.
