@@ -33,6 +33,21 @@
 // signature becomes a placeholder padded to valid base64url, so JWT tools
 // still open the token. Such a token can no longer be replayed.
 //
+// # Secret by position and shape, not by a word in a name
+//
+// A value is replaced for what it is: a token answer's access_token,
+// refresh_token and id_token, a credential form field, a cookie value, an
+// Authorization credential, a JWT's signature, or a long random value
+// under a name that says nothing. A name that merely contains "token" or
+// "key" decides nothing: token_endpoint, token_endpoint_auth_methods_supported
+// and id_token_signing_alg_values_supported name endpoints and algorithms,
+// so OpenID discovery and instance-discovery documents come out byte for
+// byte. A name decides only when it ends with the noun (accessToken,
+// X-CSRF-Token, X-Api-Key). A JSON Web Key (an object with kty) keeps its
+// public parameters (n, e, x, y, kid, x5t, and x5c certificates) and loses
+// its private ones (d, p, q, dp, dq, qi, oth, k), so a JWKS survives too;
+// an X.509 certificate is public wherever it appears.
+//
 // # Cookies
 //
 // Every cookie value is replaced except those of a short list of cookies

@@ -208,9 +208,14 @@ func (s *sanitizer) jsonMember(n *jnode, r rule, where string) bool {
 		if isSecretClass(r.cls) {
 			return s.redactLeaves(n, where, r.kind)
 		}
+		jwk := isJWK(n)
 		changed := false
 		for i, k := range n.keys {
-			if s.jsonMember(n.vals[i], jsonFieldRule(k), where+" "+k) {
+			mr := jsonFieldRule(k)
+			if jwk {
+				mr = jwkMemberRule(k)
+			}
+			if s.jsonMember(n.vals[i], mr, where+" "+k) {
 				changed = true
 			}
 		}

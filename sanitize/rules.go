@@ -7,16 +7,18 @@ import "strings"
 type class int
 
 const (
-	clsUnknown    class = iota // redacted only when the value looks like a secret
-	clsKeep                    // kept, after the free-text scrub
-	clsSecret                  // always replaced
-	clsToken                   // a JWT is opened and stripped, anything else replaced
-	clsVerifier                // replaced, keeping the S256
-	clsSAML                    // base64 or plain SAML/WS-Fed XML, sanitized inside
-	clsClientInfo              // base64url {"uid","utid"}: uid replaced, utid kept
-	clsName                    // a display name: pseudonymized or kept
-	clsErrorCode               // JSON "code": kept when it reads as an error code
-	clsNumericOK               // "code" in a URL or form: kept only when numeric (error?code=50126)
+	clsUnknown     class = iota // redacted only when the value looks like a secret
+	clsKeep                     // kept, after the free-text scrub
+	clsSecret                   // always replaced
+	clsToken                    // a JWT is opened and stripped, anything else replaced
+	clsVerifier                 // replaced, keeping the S256
+	clsSAML                     // base64 or plain SAML/WS-Fed XML, sanitized inside
+	clsClientInfo               // base64url {"uid","utid"}: uid replaced, utid kept
+	clsName                     // a display name: pseudonymized or kept
+	clsErrorCode                // JSON "code": kept when it reads as an error code
+	clsNumericOK                // "code" in a URL or form: kept only when numeric (error?code=50126)
+	clsPublicKey                // a public JWK member (n, e, kid, x5t…): kept when base64-shaped
+	clsCertificate              // a JWK's x5c entry: kept when it is an X.509 certificate
 )
 
 type rule struct {
@@ -104,9 +106,14 @@ var fieldRules = map[string]rule{
 	"x-client-last-telemetry": {cls: clsKeep},
 }
 
-// keepTokenNames are names containing "token" that carry no token.
-var keepTokenNames = map[string]bool{
-	"token_type": true, "token_type_hint": true, "sftname": true,
+// namesA reports whether a lower-cased field name names a thing of the
+// given kind rather than something about one: its last word is the noun
+// (access_token, accessToken, x-csrf-token, client_assertion), not a
+// qualifier (token_endpoint, token_type, id_token_signing_alg_values_supported,
+// refresh_token_expires_in, client_assertion_type). A value is secret by
+// what it is; a name that merely contains "token" says nothing about it.
+func namesA(n, noun string) bool {
+	return strings.HasSuffix(n, noun) || strings.HasSuffix(n, noun+"s")
 }
 
 // fieldRule classifies a field name (case-insensitive).
@@ -122,12 +129,46 @@ func fieldRule(name string) rule {
 		return rule{clsSecret, KindSecret}
 	case strings.Contains(n, "canary"):
 		return rule{clsSecret, KindCanary}
-	case strings.Contains(n, "token") && !keepTokenNames[n] && !strings.Contains(n, "expires") && !strings.Contains(n, "type"):
+	case namesA(n, "token"):
 		return rule{clsToken, KindToken}
-	case strings.Contains(n, "assertion") && !strings.Contains(n, "type"):
+	case namesA(n, "assertion"):
 		return rule{clsToken, KindAssertion}
 	}
 	return rule{cls: clsUnknown}
+}
+
+// jwkKeyTypes are the kty values of RFC 7518; an object with one of them is
+// a JSON Web Key.
+var jwkKeyTypes = map[string]bool{"RSA": true, "EC": true, "OKP": true, "oct": true}
+
+// isJWK reports whether a JSON object is a JSON Web Key: it has a kty
+// member naming a key type. Its members are judged by position then
+// (jwkMemberRule), not by what they look like.
+func isJWK(n *jnode) bool {
+	for i, k := range n.keys {
+		if k == "kty" && n.vals[i].kind == jString && jwkKeyTypes[n.vals[i].s] {
+			return true
+		}
+	}
+	return false
+}
+
+// jwkMemberRule classifies a member of a JSON Web Key (RFC 7517, 7518):
+// the public parameters (modulus and exponent, curve points, key ID and
+// certificate thumbprints, the certificate chain) are what a JWKS publishes
+// for anyone to verify signatures with, so they are kept; the private
+// parameters (d, p, q, dp, dq, qi, oth, and a symmetric key's k) are
+// secrets wherever they appear. Other members follow the field policy.
+func jwkMemberRule(name string) rule {
+	switch name {
+	case "n", "e", "x", "y", "kid", "x5t", "x5t#S256":
+		return rule{clsPublicKey, KindSecret}
+	case "x5c":
+		return rule{clsCertificate, KindSecret}
+	case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
+		return rule{clsSecret, KindSecret}
+	}
+	return jsonFieldRule(name)
 }
 
 // jsonFieldRule is fieldRule for JSON members, where "code" is usually an
@@ -195,8 +236,9 @@ var keptHeaders = map[string]bool{
 }
 
 // secretHeaderWords mark a header whose value is a credential whatever it
-// looks like.
-var secretHeaderWords = []string{"token", "secret", "password", "passwd", "auth", "session", "key", "credential", "signature", "cookie", "canary", "assertion", "jwt", "bearer"}
+// looks like. "token" and "key" are not among them: headerRule asks that
+// they end the name.
+var secretHeaderWords = []string{"secret", "password", "passwd", "auth", "session", "credential", "signature", "cookie", "canary", "assertion", "jwt", "bearer"}
 
 // headerRule classifies a header name (lower-cased).
 func headerRule(lname string) rule {
@@ -212,6 +254,13 @@ func headerRule(lname string) rule {
 		if strings.Contains(lname, w) {
 			return rule{clsToken, KindSecret}
 		}
+	}
+	// A header that names a token or a key (X-CSRF-Token, X-Api-Key,
+	// Ocp-Apim-Subscription-Key) carries one; one that only mentions the
+	// word (X-MS-TOKEN-AAD-EXPIRES-ON, Public-Key-Pins) is judged by its
+	// value.
+	if namesA(lname, "token") || namesA(lname, "key") {
+		return rule{clsToken, KindSecret}
 	}
 	return rule{cls: clsUnknown}
 }

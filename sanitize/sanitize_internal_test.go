@@ -48,6 +48,16 @@ func TestFieldPolicy(t *testing.T) {
 		{"unknown", "some words, not a secret at all", "some words, not a secret at all"},
 		{"unknown", "text with 0.AXYAabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH inside", "text with " + ph("0.AXYAabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH") + " inside"},
 		{"unknown", ph("anything"), ph("anything")},
+		// Names that only mention "token" or "assertion" say nothing
+		// about the value; names that end with the noun name one.
+		{"token_endpoint", "https://login.microsoftonline.com/common/oauth2/v2.0/token", "https://login.microsoftonline.com/common/oauth2/v2.0/token"},
+		{"token_endpoint_auth_methods_supported", "private_key_jwt", "private_key_jwt"},
+		{"id_token_signing_alg_values_supported", "RS256", "RS256"},
+		{"refresh_token_expires_in", "1209600", "1209600"},
+		{"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		{"accessToken", "abc", ph("abc")},
+		{"x-csrf-token", "abc", ph("abc")},
+		{"samlAssertion", "abc", ph("abc")},
 	}
 	for _, tt := range tests {
 		if got := s.field(tt.name, tt.value, "test"); got != tt.want {
@@ -88,6 +98,11 @@ func TestHeaderPolicy(t *testing.T) {
 		{"X-Custom", "kQ8Zx9vLp2Rt5Yb3mN7qW1eR4tY6uI0o", s.placeholder("kQ8Zx9vLp2Rt5Yb3mN7qW1eR4tY6uI0o")},
 		{"X-Custom", "plain value", "plain value"},
 		{"Referer", "https://app.example/cb?code=abc", "https://app.example/cb?code=" + s.placeholder("abc")},
+		{"X-Api-Key", "k-1", s.placeholder("k-1")},
+		{"Ocp-Apim-Subscription-Key", "k-1", s.placeholder("k-1")},
+		{"X-CSRF-Token", "t-1", s.placeholder("t-1")},
+		{"X-MS-TOKEN-AAD-EXPIRES-ON", "2025-06-07T09:09:10.0000000Z", "2025-06-07T09:09:10.0000000Z"},
+		{"Public-Key-Pins", `pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; max-age=5184000`, `pin-sha256="d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="; max-age=5184000`},
 	}
 	for _, tt := range tests {
 		if got := s.header(tt.name, tt.in, "h"); got != tt.want {
@@ -240,5 +255,43 @@ func TestKeyFromFileMissing(t *testing.T) {
 	b, _ := KeyFromFile(q)
 	if string(a) == string(b) {
 		t.Error("KeyFromFile: different files give the same key")
+	}
+}
+
+// TestJWKPolicy checks that a JSON Web Key is judged by position: public
+// parameters stay byte for byte, private ones go whatever they look like,
+// and a public position holding something that is not key-shaped falls
+// back to the field policy.
+func TestJWKPolicy(t *testing.T) {
+	s := unitSanitizer(false)
+	ph := s.placeholder
+	const n = "s-CkW3GnNV8yyOpn2nLhL_57CZ0E0xw3u7LoQCaTJ9g8AQlLU8prNLoqFfRm1Yesdon2j1qEo3pocxyfyhjL7FH1OyMBUPH5pj6LB8OtFhLk1wCzGj9ROd839I2oYnTuD5"
+	const d = "X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q"
+	// A certificate: public, kept wherever it is.
+	cert := "MIIBITCByaADAgECAgEHMAoGCCqGSM49BAMCMBsxGTAXBgNVBAMTEGFwcC5jb250b3NvLnRlc3QwHhcNMjUwNjAxMDAwMDAwWhcNMzAwNjAxMDAwMDAwWjAbMRkwFwYDVQQDExBhcHAuY29udG9zby50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEsEW4vEJCuLjr95QfYDObmhLbV0lZxUcVndz5K3DKjPg6qhHmt92HhAcOwdwKeCqbBh7lWDq+7/sgcxLyQSWRUDAKBggqhkjOPQQDAgNHADBEAiANMZpCJ1SXVcC0K7v7oCjHkN4VSuStbasv5o8yiK3rSAIgHKpLAci2AiMG6EkINpZAzGsLpnuyMlQi8BqVoQmfaNI="
+	if !isCertificate(cert) {
+		t.Fatal("test setup: cert is not a certificate")
+	}
+	notCert := "MII" + strings.Repeat("Ab1x", 80)
+	tests := []struct{ in, want string }{
+		{`{"kty":"RSA","kid":"jdNwXwBjqJlhG6gbFUlNNxXuFlM","n":"` + n + `","e":"AQAB","x5c":["` + cert + `"]}`,
+			`{"kty":"RSA","kid":"jdNwXwBjqJlhG6gbFUlNNxXuFlM","n":"` + n + `","e":"AQAB","x5c":["` + cert + `"]}`},
+		{`{"kty":"RSA","n":"` + n + `","e":"AQAB","d":"` + d + `","p":"abc","qi":"xyz"}`,
+			`{"kty":"RSA","n":"` + n + `","e":"AQAB","d":"` + ph(d) + `","p":"` + ph("abc") + `","qi":"` + ph("xyz") + `"}`},
+		{`{"kty":"oct","kid":"hmac-1","k":"GawgguFyGrWKav7AX4VKUg"}`, `{"kty":"oct","kid":"hmac-1","k":"` + ph("GawgguFyGrWKav7AX4VKUg") + `"}`},
+		{`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}`,
+			`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"` + ph("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI") + `"}`},
+		// Not a JWK: "n" and "d" are just names.
+		{`{"n":"short","d":"2025-06-07"}`, `{"n":"short","d":"2025-06-07"}`},
+		// A public position holding what is not a certificate or key.
+		{`{"kty":"RSA","x5c":["` + notCert + `"],"kid":"0.AXYA.not-a-kid"}`, `{"kty":"RSA","x5c":["` + ph(notCert) + `"],"kid":"0.AXYA.not-a-kid"}`},
+		// A certificate under a name that says nothing is public.
+		{`{"signingCertificate":"` + cert + `","thumbprint":"4c3b2a19"}`, `{"signingCertificate":"` + cert + `","thumbprint":"4c3b2a19"}`},
+	}
+	for _, tt := range tests {
+		got, ok := s.jsonBody(tt.in, "t")
+		if !ok || got != tt.want {
+			t.Errorf("jsonBody(%s):\n got %s\nwant %s", tt.in, got, tt.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sanitize
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -84,8 +85,42 @@ func (s *sanitizer) byRule(r rule, v, where string) string {
 		return s.redact(where, r.kind, v)
 	case clsKeep:
 		return s.keep(v, where)
+	case clsPublicKey:
+		if len(v) <= maxPublicKey && publicKeyRE.MatchString(v) {
+			return v
+		}
+	case clsCertificate:
+		if isCertificate(v) {
+			return v
+		}
 	}
 	return s.unknown(v, where)
+}
+
+// publicKeyRE matches the shape of a JWK's public parameters: base64 or
+// base64url text (a modulus, an exponent, a curve point, a thumbprint) or
+// a short key ID. Dots are not allowed, so a JWT or an Entra opaque token
+// placed there is still judged by the field policy.
+var publicKeyRE = regexp.MustCompile(`^[A-Za-z0-9_+/-]+={0,2}$`)
+
+// maxPublicKey bounds a public JWK parameter: an RSA-16384 modulus is 2731
+// base64url characters.
+const maxPublicKey = 4096
+
+// isCertificate reports whether v is a base64 DER X.509 certificate (a
+// JWK's x5c entry, a SAML metadata or Graph keyCredential certificate):
+// certificates are public by design, and their long base64 would otherwise
+// look like a secret.
+func isCertificate(v string) bool {
+	if len(v) < 200 || !strings.HasPrefix(v, "MII") {
+		return false
+	}
+	der, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return false
+	}
+	_, err = x509.ParseCertificate(der)
+	return err == nil
 }
 
 // errorCodeRE matches what a JSON "code" member holds when it is an error
@@ -101,6 +136,9 @@ var numericRE = regexp.MustCompile(`^[0-9]{1,12}$`)
 func (s *sanitizer) unknown(v, where string) string {
 	if out, ok := s.jwt(v, where, KindJWT); ok {
 		return out
+	}
+	if isCertificate(v) {
+		return v
 	}
 	if looksSecret(v) {
 		return s.redact(where, KindSecret, v)
