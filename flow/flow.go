@@ -151,6 +151,13 @@ type Flow struct {
 	// Done is when the last byte of the response was relayed to the client
 	// (or the exchange failed). Zero until the flow is complete.
 	Done time.Time `json:"done"`
+
+	// Cached names the cache that answered instead of the network, when a
+	// browser's HAR says so: "memory", "disk", "service-worker", or "cache"
+	// when the export does not say which. The response's headers, its Date
+	// included, are then the ones stored when it was first fetched. A proxy
+	// sees only network exchanges, so live capture leaves it empty.
+	Cached string `json:"cached,omitempty"`
 }
 
 // Status returns the response status code, or 0 when there is no response.

@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,11 @@ func entryFromFlow(f *flow.Flow) *Entry {
 	if f.Error != "" {
 		e.Response.Error = f.Error
 		e.Comment = joinComment(e.Comment, "error: "+f.Error)
+	}
+	if f.Cached != "" {
+		// Chrome's name for it, so a converted HAR still says so.
+		v, _ := json.Marshal(f.Cached)
+		e.Extra = map[string]json.RawMessage{"_fromCache": v}
 	}
 	return e
 }
@@ -475,7 +481,42 @@ func FlowFromEntry(e *Entry, index int) (*flow.Flow, error) {
 			f.Response = responseToFlow(r)
 		}
 	}
+	f.Cached = cachedBy(e)
 	return f, nil
+}
+
+// cachedBy reads how a browser's HAR marks an entry its cache answered:
+// Chrome's "_fromCache" ("memory", "disk") and its response's
+// "_fetchedViaServiceWorker", WebKit's "_fetchType" ("Memory Cache", "Disk
+// Cache", "Service Worker"; "Network Load" is the network), and Firefox's
+// cache.afterRequest, which it writes only for entries its cache served or
+// revalidated. Markers of other shapes (false, numbers) mean nothing.
+func cachedBy(e *Entry) string {
+	str := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	if s := strings.ToLower(str(e.Extra["_fromCache"])); s != "" && s != "false" {
+		return s
+	}
+	switch strings.ToLower(str(e.Extra["_fetchType"])) {
+	case "memory cache":
+		return "memory"
+	case "disk cache":
+		return "disk"
+	case "service worker":
+		return "service-worker"
+	}
+	if r := e.Response; r != nil && string(bytes.TrimSpace(r.Extra["_fetchedViaServiceWorker"])) == "true" {
+		return "service-worker"
+	}
+	if len(bytes.TrimSpace(e.Cache.AfterRequest)) > 0 {
+		return "cache"
+	}
+	return ""
 }
 
 func responseToFlow(r *Response) *flow.Response {

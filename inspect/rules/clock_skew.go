@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,19 @@ by default) outside the exchange's own duration is a warning, reported once
 per host and direction, not on every flow. Tokens whose iat or nbf lie
 further in the future than the threshold, relative to the Date of the
 response to the flow that carries them, are reported the same way.
+
+A Date is only the server's clock when the answer is fresh. A cache's
+answer carries the Date of when it was first fetched: the server's clock
+is then Date + Age (the Age header), and an answer a browser's HAR marks as
+served from its cache, or a CDN marks as a hit without an Age, says nothing
+about any clock and is skipped. Entra's clock is the one tokens and
+assertions are judged by: a difference on an Entra answer (x-ms-ests-server)
+is a warning; on any other host it is a warning only for identity traffic
+(a bearer token, an OAuth answer) when no Entra answer was seen in step
+with the client's clock, and information otherwise: a web server whose
+clock is off does not break a sign-in. A token from the future is a warning
+when Entra's Date shows it, or when the host refused the request (401);
+otherwise information.
 
 AADSTS700024 and AADSTS500133 carry Entra's own clock ("Current time: …,
 assertion valid from …, expiry time of assertion …"); each is reported as
@@ -54,10 +68,7 @@ func runClockSkew(p *inspect.Pass) error {
 	f := p.Flow
 	thr := p.Options.ClockSkewThreshold
 	host := inspect.RequestHost(f)
-	date, dateOK := decode.ResponseDate(f)
-	if f.Response != nil && f.Response.Synthetic {
-		dateOK = false // aadproxy's own 502: its Date is this machine's clock
-	}
+	date, dateOK := serverClock(f)
 
 	explained := false
 	for _, e := range p.Errors() {
@@ -87,18 +98,32 @@ func runClockSkew(p *inspect.Pass) error {
 				if skew < 0 {
 					rel = "behind"
 				}
+				sev, whose := inspect.Warning, ""
+				switch {
+				case entraAnswered(f):
+				case !p.View().Identity():
+					sev, whose = inspect.Info, "; this answer carries no identity traffic, so it is this server's clock (or an undeclared cache) that is off, not one a sign-in depends on"
+				case entraInStep(p.History, thr):
+					sev, whose = inspect.Info, "; Entra's answers agree with the client's clock, so it is this server's own clock that is off: it matters only if this host checks tokens' nbf and exp"
+				}
 				p.Report(inspect.Finding{
-					Title: "Server clock differs from the client clock",
-					Evidence: fmt.Sprintf("%s: the response's Date %s is %s %s the time the request was made (%s by the clock that timed it: this machine for live capture, the browser for a HAR), beyond the %s threshold; later flows to %s are not reported again",
-						describeRequest(f), date.Format(time.RFC3339), roundDur(absDur(skew)), rel, f.Timings.Start.UTC().Format(time.RFC3339), thr, host),
+					Severity: sev,
+					Title:    "Server clock differs from the client clock",
+					Evidence: fmt.Sprintf("%s: the response's Date %s%s is %s %s the time the request was made (%s by the clock that timed it: this machine for live capture, the browser for a HAR), beyond the %s threshold%s; later flows to %s are not reported again",
+						describeRequest(f), rawDate(f).Format(time.RFC3339), ageNote(f), roundDur(absDur(skew)), rel, f.Timings.Start.UTC().Format(time.RFC3339), thr, whose, host),
 					Fix: "Sync the client machine's clock with NTP (w32tm /resync, timedatectl set-ntp true); tokens and assertions it builds are judged by Entra's clock",
 				})
 			}
 		}
 		if !explained {
 			if t, claim, at, ok := futureToken(p.View(), date, thr); ok && !skewSeenBefore(p.History, host, skewTokenFuture, thr) {
+				sev := inspect.Info
+				if entraAnswered(f) || f.Status() == 401 {
+					sev = inspect.Warning
+				}
 				p.Report(inspect.Finding{
-					Title: "Token issued in the future by the server's clock",
+					Severity: sev,
+					Title:    "Token issued in the future by the server's clock",
 					Evidence: fmt.Sprintf("%s: %s has %s %s, %s after the response's Date %s (threshold %s): the clock that issued it runs ahead of %s's",
 						describeRequest(f), t.Where(f.Index), claim, at.Format(time.RFC3339), roundDur(at.Sub(date)), date.Format(time.RFC3339), thr, host),
 					Fix: "Sync the clock of the machine that issued the token (for a client assertion, the client's) with NTP; then get a new token",
@@ -160,7 +185,7 @@ func skewSeenBefore(h *inspect.History, host, dir string, thr time.Duration) boo
 		if inspect.RequestHost(f) != host || f.Response == nil || f.Response.Synthetic {
 			continue
 		}
-		date, ok := decode.ResponseDate(f)
+		date, ok := serverClock(f)
 		if !ok {
 			continue
 		}
@@ -174,6 +199,107 @@ func skewSeenBefore(h *inspect.History, host, dir string, thr time.Duration) boo
 			if ok && absDur(skew) > thr && (skew > 0) == (dir == skewServerAhead) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// serverClock returns what the response says the server's clock read when
+// it answered: its Date, plus its Age when a cache kept it that long. ok is
+// false when the response says nothing about a clock: no Date, aadproxy's
+// own answer (its Date is this machine's clock), an answer a browser's
+// cache served (its headers are the stored ones), or a CDN hit that does
+// not say how old it is.
+func serverClock(f *flow.Flow) (time.Time, bool) {
+	date, ok := decode.ResponseDate(f)
+	if !ok || f.Response.Synthetic || f.Cached != "" {
+		return time.Time{}, false
+	}
+	if age, ok := responseAge(f); ok {
+		return date.Add(age), true
+	}
+	if cacheHit(f.Response.Header) {
+		return time.Time{}, false
+	}
+	return date, true
+}
+
+// responseAge reads the Age header: whole seconds (RFC 9111 5.1). A
+// malformed one is ignored, as caches must.
+func responseAge(f *flow.Flow) (time.Duration, bool) {
+	v := strings.TrimSpace(f.Response.Header.Get("Age"))
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 10*365*24*3600 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// rawDate is the Date header as sent, for evidence.
+func rawDate(f *flow.Flow) time.Time {
+	d, _ := decode.ResponseDate(f)
+	return d
+}
+
+// ageNote tells the evidence reader that an Age was added.
+func ageNote(f *flow.Flow) string {
+	if age, ok := responseAge(f); ok && age > 0 {
+		return " (plus Age " + roundDur(age) + ")"
+	}
+	return ""
+}
+
+// cacheHitHeaders are headers in which CDNs and caches say they answered
+// from storage (Cloudflare, Fastly, Akamai, CloudFront, Azure Front Door,
+// nginx, Varnish).
+var cacheHitHeaders = []string{"CF-Cache-Status", "X-Cache", "X-Cache-Status", "X-Proxy-Cache", "X-Cache-Hits", "CDN-Cache", "X-Azure-Ref-Cache", "Cache-Status"}
+
+// cacheHit reports whether a cache says it answered from storage.
+func cacheHit(h flow.Headers) bool {
+	for _, name := range cacheHitHeaders {
+		v := strings.ToLower(h.Get(name))
+		if v == "" {
+			continue
+		}
+		if name == "X-Cache-Hits" {
+			if n, err := strconv.Atoi(strings.TrimSpace(strings.Split(v, ",")[0])); err == nil && n > 0 {
+				return true
+			}
+			continue
+		}
+		// "HIT", "TCP_MEM_HIT", "Hit from cloudfront", Cache-Status's
+		// "ExampleCache; hit"; in "MISS, HIT" one of the caches on the way
+		// answered, so the Date may be as old as what it stored.
+		if strings.Contains(v, "hit") {
+			return true
+		}
+	}
+	return false
+}
+
+// entraAnswered reports whether Entra itself answered: its token service
+// names itself in x-ms-ests-server on every answer.
+func entraAnswered(f *flow.Flow) bool {
+	return f.Response != nil && f.Response.Header.Get("x-ms-ests-server") != ""
+}
+
+// entraInStep reports whether a recent Entra answer agreed with the clock
+// that timed its request, within thr.
+func entraInStep(h *inspect.History, thr time.Duration) bool {
+	for v := range recentViews(h, lookbackFlows) {
+		f := v.Flow
+		if !entraAnswered(f) {
+			continue
+		}
+		date, ok := serverClock(f)
+		if !ok {
+			continue
+		}
+		if skew, ok := dateSkew(f, date); ok && absDur(skew) <= thr {
+			return true
 		}
 	}
 	return false

@@ -3,6 +3,7 @@ package rules
 import (
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,10 @@ import (
 // comment ("start flow=0 2024-06-01T12:00:00Z"): txtar fixtures have no
 // field for flow.Timings.Start, which live capture and HAR fill in.
 var startRE = regexp.MustCompile(`(?m)^start flow=(\d+) (\S+)$`)
+
+// cachedRE reads the lines that mark a flow as answered by the browser's
+// cache ("cached flow=2 disk"), as a browser's HAR does.
+var cachedRE = regexp.MustCompile(`(?m)^cached flow=(\d+) (\S+)$`)
 
 // loadTimedFixture loads a fixture and applies its start-time lines.
 func loadTimedFixture(t *testing.T, path string) *inspecttest.Fixture {
@@ -33,6 +38,13 @@ func loadTimedFixture(t *testing.T, path string) *inspecttest.Fixture {
 			t.Fatalf("%s: bad start line %q: %v", fx.Name, m[0], err)
 		}
 		fx.Flows[idx].Timings.Start = at
+	}
+	for _, m := range cachedRE.FindAllStringSubmatch(fx.Comment, -1) {
+		idx, err := strconv.Atoi(m[1])
+		if err != nil || idx >= len(fx.Flows) {
+			t.Fatalf("%s: bad cached line %q", fx.Name, m[0])
+		}
+		fx.Flows[idx].Cached = m[2]
 	}
 	return fx
 }
