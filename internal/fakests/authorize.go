@@ -452,6 +452,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 		s.finishDeviceAuth(w, r, rq, ctx.UserCode, u)
 		return
 	}
+	if s.opts.StaySignedIn {
+		s.showKMSI(w, r, rq, kmsiState{Ctx: ctxRaw, Tenant: tenantSeg, Session: sess})
+		return
+	}
+	s.finishSignIn(w, r, rq, ctx, tenantSeg, u, sess, false)
+}
+
+// finishSignIn answers the app once the user is known: the session cookies
+// (the persistent one only when the user chose to stay signed in, or when
+// the tenant never asks) and the code.
+func (s *Server) finishSignIn(w http.ResponseWriter, r *http.Request, rq *reqInfo, ctx signInCtx, tenantSeg string, u *User, sess session, sessionOnly bool) {
 	form, err := url.ParseQuery(ctx.Query)
 	if err != nil {
 		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The sign-in request's ctx value is missing or damaged."))
@@ -464,8 +475,59 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
 		return
 	}
 	s.setTrackingCookies(w, r, rq)
-	s.setSessionCookies(w, r, rq, sess, app.ClientID)
+	if sessionOnly {
+		s.setSessionOnlyCookies(w, r, sess, app.ClientID)
+	} else {
+		s.setSessionCookies(w, r, rq, sess, app.ClientID)
+	}
 	s.issueCode(w, rq, req, ref, u, sess)
+}
+
+// kmsiState is sealed into the "Stay signed in?" page: the sign-in it
+// finishes and the session the password proved.
+type kmsiState struct {
+	Ctx     string  `json:"c"` // the sealed signInCtx
+	Tenant  string  `json:"t"`
+	Session session `json:"s"`
+	IAT     int64   `json:"iat"`
+}
+
+// showKMSI renders the "Stay signed in?" interrupt (pgid KmsiInterrupt)
+// whose form posts to /kmsi.
+func (s *Server) showKMSI(w http.ResponseWriter, r *http.Request, rq *reqInfo, st kmsiState) {
+	st.IAT = rq.now.Unix()
+	ft := s.seal("kmsi", st)
+	cfg := s.baseConfig(rq, "KmsiInterrupt")
+	cfg["sFT"] = ft
+	cfg["sFTName"] = "flowToken"
+	cfg["sCtx"] = st.Ctx
+	cfg["canary"] = s.canary(ft)
+	cfg["urlPost"] = "/kmsi"
+	cfg["sPOST_Username"] = st.Session.UPN
+	s.writePage(w, r, rq, cfg, kmsiForm(st.Ctx, ft, s.canary(ft), rq.traceID))
+}
+
+// kmsi handles the "Stay signed in?" answer: LoginOptions=1 is yes (the
+// persistent cookie too), 3 is no (the session cookie only).
+func (s *Server) kmsi(w http.ResponseWriter, r *http.Request, rq *reqInfo) {
+	_ = r.ParseForm()
+	ftRaw := r.PostForm.Get("flowToken")
+	var st kmsiState
+	if s.unseal("kmsi", ftRaw, &st) != nil || st.Ctx != r.PostForm.Get("ctx") || !hmac.Equal([]byte(r.PostForm.Get("canary")), []byte(s.canary(ftRaw))) {
+		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The form's flowToken, ctx or canary is missing or damaged."))
+		return
+	}
+	if rq.now.Sub(time.Unix(st.IAT, 0)) > DefaultFlowTokenLifetime {
+		s.writeErrorPage(w, r, rq, newErr(50089, "invalid_request", "The sign-in page's flow token has expired. Start the sign-in again from the beginning."))
+		return
+	}
+	var ctx signInCtx
+	u := s.dir.user(st.Session.UPN)
+	if s.unseal("ctx", st.Ctx, &ctx) != nil || u == nil {
+		s.writeErrorPage(w, r, rq, newErr(90100, "invalid_request", "The sign-in request's ctx value is missing or damaged."))
+		return
+	}
+	s.finishSignIn(w, r, rq, ctx, st.Tenant, u, st.Session, r.PostForm.Get("LoginOptions") != "1")
 }
 
 // logout ends the session in the cookies and clears them.

@@ -325,3 +325,51 @@ func TestPRTHeaderAndLifecycle(t *testing.T) {
 		t.Errorf("New with a bad Addr: got nil error")
 	}
 }
+
+// TestStaySignedIn walks the "Stay signed in?" interrupt of a tenant that
+// asks: the password post answers with the KmsiInterrupt page, whose No
+// keeps the session to the browser's lifetime and whose Yes adds the
+// persistent cookie; a forged flow token is refused.
+func TestStaySignedIn(t *testing.T) {
+	s := start(t, Options{StaySignedIn: true})
+	for _, tt := range []struct {
+		option     string
+		persistent bool
+	}{{"3", false}, {"1", true}} {
+		c := browser(t, s)
+		cfg := pageConfig(t, get(t, c, authorizeURL("organizations", nil)).body)
+		r := postForm(t, c, base+"/organizations/login", url.Values{
+			"loginfmt": {UserAlice.UPN}, "passwd": {UserAlice.Password},
+			"ctx": {cfg["sCtx"].(string)}, "flowToken": {cfg["sFT"].(string)}, "canary": {cfg["canary"].(string)},
+		})
+		kmsi := pageConfig(t, r.body)
+		if r.StatusCode != 200 || kmsi["pgid"] != "KmsiInterrupt" || kmsi["urlPost"] != "/kmsi" || !strings.Contains(r.body, `id="idSIButton9"`) {
+			t.Fatalf("after the password: status %d $Config %v", r.StatusCode, kmsi)
+		}
+		if strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "ESTSAUTH=") {
+			t.Errorf("the session cookie came before the user answered the interrupt")
+		}
+		form := url.Values{
+			"LoginOptions": {tt.option}, "type": {"28"},
+			"ctx": {kmsi["sCtx"].(string)}, "flowToken": {kmsi["sFT"].(string)}, "canary": {kmsi["canary"].(string)},
+		}
+		forged := url.Values{}
+		for k, v := range form {
+			forged[k] = v
+		}
+		forged.Set("flowToken", cfg["sFT"].(string)) // the sign-in page's, not the interrupt's
+		if r := postForm(t, c, base+"/kmsi", forged); pageConfig(t, r.body)["iErrorCode"] != "90100" {
+			t.Errorf("LoginOptions=%s with a forged flow token: want error page 90100", tt.option)
+		}
+		r = postForm(t, c, base+"/kmsi", form)
+		p := redirectParams(t, r)
+		if p.Get("code") == "" || p.Get("state") != "st-123" {
+			t.Fatalf("LoginOptions=%s: redirect %v", tt.option, p)
+		}
+		cookies := strings.Join(r.Header.Values("Set-Cookie"), "\n")
+		if !strings.Contains(cookies, "ESTSAUTH=1.") || strings.Contains(cookies, "ESTSAUTHPERSISTENT=") != tt.persistent {
+			t.Errorf("LoginOptions=%s: Set-Cookie (persistent wanted: %v):\n%s", tt.option, tt.persistent, cookies)
+		}
+		decodeTokenOK(t, redeem(t, c, "organizations", p.Get("code"), testVerifier))
+	}
+}

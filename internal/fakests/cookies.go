@@ -117,6 +117,16 @@ func (s *Server) setSessionCookies(w http.ResponseWriter, r *http.Request, rq *r
 	h.Add("Set-Cookie", "buid=1."+b64.EncodeToString(guidLE(sess.TenantID))+"."+randB64(48)+"; expires="+exp30+"; path=/; secure; HttpOnly; SameSite=None")
 }
 
+// setSessionOnlyCookies sets the SSO cookies of a user who chose not to
+// stay signed in: no ESTSAUTHPERSISTENT, so the session ends with the
+// browser.
+func (s *Server) setSessionOnlyCookies(w http.ResponseWriter, r *http.Request, sess session, clientID string) {
+	dom := cookieDomain(r)
+	h := w.Header()
+	h.Add("Set-Cookie", CookieESTSAUTH+"="+s.sessionCookieValue(sess, clientID)+dom+"; path=/; secure; HttpOnly; SameSite=None")
+	h.Add("Set-Cookie", CookieESTSAUTHLIGHT+"=+"+sess.SID+"; path=/; secure; SameSite=None")
+}
+
 // clearSessionCookies expires the SSO cookies, as sign-out does.
 func (s *Server) clearSessionCookies(w http.ResponseWriter, r *http.Request) {
 	dom := cookieDomain(r)

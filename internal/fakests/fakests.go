@@ -75,6 +75,11 @@ type Options struct {
 	// DeviceCodeInterval is the polling interval advertised by the device
 	// code endpoint; zero means 5 seconds, Entra's value.
 	DeviceCodeInterval int
+	// StaySignedIn shows the "Stay signed in?" page (pgid KmsiInterrupt,
+	// posting to /kmsi) after a correct password, as Entra does for tenants
+	// that keep the option on; without it the password post answers the app
+	// at once.
+	StaySignedIn bool
 }
 
 // Default returns a copy of o with empty fields set to their defaults.

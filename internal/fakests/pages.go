@@ -127,6 +127,23 @@ func signInForm(urlPost, loginHint, ctx, flowToken, canary, hpgrequestid, errTex
 		html.EscapeString(hpgrequestid), html.EscapeString(flowToken), html.EscapeString(canary))
 }
 
+// kmsiForm is the visible "Stay signed in?" page: Yes posts
+// LoginOptions=1, No posts 3, with the element ids of the real page.
+func kmsiForm(ctx, flowToken, canary, hpgrequestid string) string {
+	return fmt.Sprintf(`<form name="f1" id="i0281" method="post" target="_top" action="/kmsi">
+<div role="heading" id="kmsiTitle">Stay signed in?</div>
+<div id="kmsiDescription">Do this to reduce the number of times you are asked to sign in.</div>
+<input type="hidden" name="LoginOptions" id="kmsiLoginOptions" value="3">
+<input type="hidden" name="type" value="28">
+<input type="hidden" name="ctx" value="%s">
+<input type="hidden" name="hpgrequestid" value="%s">
+<input type="hidden" name="flowToken" value="%s">
+<input type="hidden" name="canary" value="%s">
+<input type="submit" id="idBtn_Back" value="No">
+<input type="submit" id="idSIButton9" value="Yes" onclick="document.getElementById('kmsiLoginOptions').value='1'">
+</form>`, html.EscapeString(ctx), html.EscapeString(hpgrequestid), html.EscapeString(flowToken), html.EscapeString(canary))
+}
+
 // writeFormPost answers response_mode=form_post: the "Working..." page that
 // auto-submits the parameters to the redirect URI.
 func writeFormPost(w http.ResponseWriter, action string, ps []param) {

@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", h(s.authorizeV2))
 	mux.HandleFunc("/{tenant}/oauth2/authorize", h(s.authorizeV1))
 	mux.HandleFunc("POST /{tenant}/login", h(s.login))
+	mux.HandleFunc("POST /kmsi", h(s.kmsi))
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/logout", h(s.logout))
 	mux.HandleFunc("GET /{tenant}/oauth2/logout", h(s.logout))
 
