@@ -153,8 +153,12 @@ func TestBrowserSignsInThroughTheProxy(t *testing.T) {
 		status int
 	}{
 		{"the app's sign-in redirect", func(m, u string) bool { return m == "GET" && u == "https://"+webAppHost+"/login" }, 302},
-		{"authorize", func(m, u string) bool { return m == "GET" && strings.Contains(u, "/oauth2/v2.0/authorize?") && !strings.Contains(u, "prompt=none") }, 200},
-		{"the credential post", func(m, u string) bool { return m == "POST" && strings.HasSuffix(u, "/"+fakests.TenantContoso.ID+"/login") }, 200},
+		{"authorize", func(m, u string) bool {
+			return m == "GET" && strings.Contains(u, "/oauth2/v2.0/authorize?") && !strings.Contains(u, "prompt=none")
+		}, 200},
+		{"the credential post", func(m, u string) bool {
+			return m == "POST" && strings.HasSuffix(u, "/"+fakests.TenantContoso.ID+"/login")
+		}, 200},
 		{"stay signed in", func(m, u string) bool { return m == "POST" && strings.HasSuffix(u, "/kmsi") }, 200},
 		{"the form_post back to the app", func(m, u string) bool { return m == "POST" && u == "https://"+webAppHost+"/signin-oidc" }, 302},
 		{"the app's code redemption", func(m, u string) bool { return m == "POST" && strings.HasSuffix(u, "/oauth2/v2.0/token") }, 200},
