@@ -215,6 +215,61 @@ func TestRunWiresMSALNode(t *testing.T) {
 	}
 }
 
+// Debian's azure-cli (2.45) signs in as a service principal through run:
+// it asks the tenant's OpenID metadata and the token endpoint, then ARM for
+// subscriptions and, with --allow-no-subscriptions, tenants. The fake
+// Entra answers for both hosts, each mapped with --map-remote, and ARM is
+// decrypted with --intercept. --offline keeps what az asks elsewhere
+// (azure.microsoft.com, raw.githubusercontent.com, which it tolerates
+// failing) on the machine.
+func TestRunWiresAzureCLI(t *testing.T) {
+	az, err := exec.LookPath("az")
+	if err != nil {
+		requireInCI(t, "Debian's azure-cli is not installed")
+	}
+	sts, stsCA := stsFixture(t)
+	azLogin := func(secret string) (int, string, string, []map[string]any) {
+		t.Helper()
+		t.Setenv("AZURE_CONFIG_DIR", t.TempDir())
+		t.Setenv("AZURE_CORE_COLLECT_TELEMETRY", "false")
+		t.Setenv("AZURE_CORE_SURVEY_MESSAGE", "false")
+		code, stdout, stderr := aadproxyRun(t, "--home", t.TempDir(), "--offline", "--no-ui", "--json",
+			"--intercept", fakests.ARMHost,
+			"--map-remote", "login.microsoftonline.com="+sts.Addr(), "--map-remote", fakests.ARMHost+"="+sts.Addr(),
+			"--upstream-ca", stsCA, "--",
+			az, "login", "--service-principal", "-u", fakests.AppConfidential.ClientID, "-p", secret,
+			"--tenant", fakests.TenantContoso.ID, "--allow-no-subscriptions", "--output", "json")
+		return code, stdout, stderr, jsonLines(stderr)
+	}
+
+	// az's own message (on stderr, beside aadproxy's JSON lines) and
+	// aadproxy's finding both carry the code.
+	code, out, stderr, lines := azLogin("not-the-secret")
+	if code == 0 || !strings.Contains(stderr, "AADSTS7000215") {
+		t.Errorf("az login with a wrong secret: exit %d, stdout %s, stderr %s", code, out, stderr)
+	}
+	if tagged, found := sawFinding(lines, "az", 7000215); !tagged || !found {
+		t.Errorf("wrong secret: flow tagged az %v, finding 7000215 %v: %v", tagged, found, lines)
+	}
+
+	code, out, stderr, lines = azLogin(fakests.AppConfidential.Secret)
+	if code != 0 || !strings.Contains(out, fakests.TenantContoso.ID) {
+		t.Fatalf("az login with the right secret: exit %d, stdout %s\nstderr: %s", code, out, stderr)
+	}
+	var sawToken, sawARM bool
+	for _, m := range lines {
+		u, _ := m["url"].(string)
+		if m["type"] != "flow" || m["tag"] != "az" {
+			continue
+		}
+		sawToken = sawToken || strings.Contains(u, "/oauth2/v2.0/token") && m["status"] == 200.0
+		sawARM = sawARM || strings.HasPrefix(u, "https://"+fakests.ARMHost+"/") && m["status"] == 200.0
+	}
+	if !sawToken || !sawARM {
+		t.Errorf("the right secret: token flow %v, ARM flow %v: %v", sawToken, sawARM, lines)
+	}
+}
+
 // run --attach uses the running proxy on a listener of its own, so the
 // running proxy's console tags the command's flows.
 func TestRunAttachTagsFlowsOnTheRunningProxy(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /{tenant}/oauth2/devicecode", h(s.deviceCodeV1))
 	mux.HandleFunc("/common/oauth2/deviceauth", h(s.deviceAuth))
 
+	mux.HandleFunc("GET "+ARMHost+"/subscriptions", h(s.armList))
+	mux.HandleFunc("GET "+ARMHost+"/tenants", h(s.armList))
+
 	mux.HandleFunc("/", h(s.notFound))
 	return s.withEntraHeaders(mux)
 }
@@ -88,10 +92,12 @@ func (s *Server) withEntraHeaders(next http.Handler) http.Handler {
 		hd.Set("X-XSS-Protection", "0")
 		hd.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		setRaw(hd, "x-ms-request-id", rq.traceID)
-		setRaw(hd, "x-ms-ests-server", estsServer)
-		setRaw(hd, "x-ms-srs", "1.P")
-		setRaw(hd, "x-ms-httpver", "1.1")
-		setRaw(hd, "x-ms-clitelem", "1,0,0,,")
+		if !strings.EqualFold(r.Host, ARMHost) { // ARM is not the token service
+			setRaw(hd, "x-ms-ests-server", estsServer)
+			setRaw(hd, "x-ms-srs", "1.P")
+			setRaw(hd, "x-ms-httpver", "1.1")
+			setRaw(hd, "x-ms-clitelem", "1,0,0,,")
+		}
 		if crid != "" {
 			setRaw(hd, "client-request-id", crid)
 		}
