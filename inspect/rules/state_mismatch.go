@@ -72,7 +72,10 @@ func runStateMismatch(p *inspect.Pass) error {
 			stateOfAnswer(p, r)
 		}
 	}
-	if params.Endpoint == decode.EndpointOther && params.Code != "" {
+	// A callback receives the code with the state; a request with a
+	// grant_type redeems the code at a token endpoint (Google's, Okta's
+	// paths are not Entra's) and never carries a state.
+	if params.Endpoint == decode.EndpointOther && params.Code != "" && params.GrantType == "" {
 		stateAtCallback(p, params)
 	}
 	return nil
