@@ -25,7 +25,10 @@ var healthyCorpus = filepath.Join("..", "..", "testdata", "corpus", "healthy")
 // outside this test's reach will remove, keyed "file flow=N rule", with
 // the reason. The test fails when one of them no longer appears, so the
 // entry is deleted with the fix.
-var knownFalseAlarms = map[string]string{}
+var knownFalseAlarms = map[string]string{
+	"mitmproxy-cli-and-browser.har flow=8 clock-skew": "Cloudflare answers a cache hit with the current Date and the object's Age " +
+		"(cf-cache-status: HIT, age: 86012), so Date + Age is a day ahead; the page has a search form, so it counts as identity traffic",
+}
 
 // TestHealthyCorpusNoAlarms runs every file of the healthy corpus through
 // aadproxy analyze, as a user would, and fails on any warning or error.
@@ -34,7 +37,7 @@ func TestHealthyCorpusNoAlarms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 1 {
+	if len(files) < 8 {
 		t.Fatalf("healthy corpus: %d files in %s, want at least 8", len(files), healthyCorpus)
 	}
 	seenKnown := map[string]bool{}

@@ -813,7 +813,15 @@ def chrome_browsing():
                  resp_headers=srv(t, "text/html; charset=utf-8", cache="private, no-store"),
                  resp_body=html("Checkout", '<p class="coupon">Coupon SUMMER24 applied: 20% off</p><form method="post" action="/checkout/address">'
                                 '<input name="line1"><input name="city"><select name="state" data-error="Invalid state"><option>CA</option></select>'
-                                '<input type="hidden" name="csrfmiddlewaretoken" value="' + rnd("csrf") + '"></form>')), p1))
+                                '<input type="hidden" name="csrfmiddlewaretoken" value="' + rnd("csrf") + '"></form>'),
+                 ), p1))
+    x[-1][0].resp_headers.append(("Set-Cookie", "checkout_state=address; Path=/; Secure; SameSite=Lax"))
+    # The order is placed; the checkout's script deletes checkout_state
+    # (document.cookie, which no response shows) before the next page.
+    x.append((Ex(t + timedelta(seconds=5), "GET", "https://shop.example.com/orders/7731",
+                 nav_headers(ua, "same-origin", f"shop_session={sess}; shop_visitor={visitor}; currency=USD", "https://shop.example.com/checkout"),
+                 resp_headers=srv(t + timedelta(seconds=5), "text/html; charset=utf-8", cache="private, no-store"),
+                 resp_body=html("Order 7731", "<p>Thank you! Your order is on its way.</p>")), p1))
     # Page 2: a news site that embeds the shop's deals banner (a cross-site
     # image: the Lax session cookie stays home, the SameSite=None one goes).
     t += timedelta(seconds=20)
@@ -1205,6 +1213,288 @@ def safari_browsing():
     return pages, x
 
 
+# --- Charles: an iOS app signs in at a Cognito-style hosted UI and calls
+# its API ---------------------------------------------------------------------
+
+def charles_mobile():
+    x = []
+    t = T0 + timedelta(hours=3)
+    web_ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1"
+    auth = "https://auth.example.com"
+    verifier, challenge = pkce_pair("cognito")
+    state = rnd("cog_state", 32)
+    cid = "3n4b5urk1ft4fl3mg5e62d9ado"
+    q = urlencode({"client_id": cid, "response_type": "code", "scope": "openid email profile aws.cognito.signin.user.admin",
+                   "redirect_uri": "tally://auth", "state": state, "code_challenge": challenge, "code_challenge_method": "S256"})
+    h = lambda cookie=None: [("Host", "auth.example.com"), ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                             ("Sec-Fetch-Site", "none"), ("Cookie", cookie), ("Sec-Fetch-Mode", "navigate"), ("User-Agent", web_ua),
+                             ("Accept-Language", "en-GB,en;q=0.9"), ("Sec-Fetch-Dest", "document"), ("Accept-Encoding", "gzip, deflate, br")]
+    nocookie = lambda l: [p for p in l if p[1] is not None]
+    xsrf = guid("xsrf")
+    x.append(Ex(t, "GET", auth + "/oauth2/authorize?" + q, nocookie(h()), status=302, reason="Found",
+                resp_headers=[("Date", http_date(t)), ("Content-Length", "0"), ("Connection", "keep-alive"), ("Set-Cookie", f"XSRF-TOKEN={xsrf}; Path=/; Secure; HttpOnly; SameSite=Lax"),
+                              ("x-amz-cognito-request-id", guid("cogreq1")), ("Location", auth + "/login?" + q), ("Strict-Transport-Security", "max-age=31536000 ; includeSubDomains"),
+                              ("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate"), ("Server", "Server")],
+                proto="h1", server_ip="3.248.91.12"))
+    x.append(Ex(t + timedelta(milliseconds=300), "GET", auth + "/login?" + q, nocookie(h(f"XSRF-TOKEN={xsrf}")),
+                resp_headers=[("Date", http_date(t)), ("Content-Type", "text/html;charset=UTF-8"), ("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate"), ("Server", "Server")],
+                resp_body='<!DOCTYPE html><html><body><form name="cognitoSignInForm" method="post" action="/login?' + q.replace("&", "&amp;") + '"><input type="hidden" name="_csrf" value="' + xsrf + '"/><input name="username"/><input name="password" type="password"/></form></body></html>',
+                proto="h1", server_ip="3.248.91.12"))
+    code = guid("cogcode")
+    t2 = t + timedelta(seconds=14)
+    x.append(Ex(t2, "POST", auth + "/login?" + q, nocookie(h(f"XSRF-TOKEN={xsrf}")) + [("Origin", "https://auth.example.com"), ("Content-Type", "application/x-www-form-urlencoded")],
+                req_body=urlencode({"_csrf": xsrf, "username": "sam@example.com", "password": "synthetic-pass", "signInSubmitButton": "Sign in"}),
+                status=302, reason="Found",
+                resp_headers=[("Date", http_date(t2)), ("Content-Length", "0"), ("Set-Cookie", f"cognito=\"{rnd('cogsess', 48)}\"; Version=1; Domain=auth.example.com; Max-Age=3600; Expires={cookie_date(t2 + timedelta(hours=1))}; Path=/; Secure; HttpOnly; SameSite=None"),
+                              ("Location", "tally://auth?" + urlencode({"code": code, "state": state})), ("Server", "Server")],
+                proto="h1", server_ip="3.248.91.12"))
+    now = t2 + timedelta(milliseconds=900)
+    app = [("Host", "auth.example.com"), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "*/*"), ("User-Agent", IOS_APP_UA),
+           ("Accept-Language", "en-GB;q=1.0"), ("Accept-Encoding", "br;q=1.0, gzip;q=0.9, deflate;q=0.8")]
+    claims = {"sub": guid("cogsub"), "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab12Cd34E", "client_id": cid, "origin_jti": guid("ojti"),
+              "event_id": guid("ev"), "token_use": "access", "scope": "aws.cognito.signin.user.admin openid profile email", "auth_time": ts(now),
+              "exp": ts(now) + 3600, "iat": ts(now), "jti": guid("jti"), "username": guid("cogsub")}
+    at = jwt({"kid": "Jq5QpGz3vQ1tq2x8lA6B8cWnO2yqT4i9l2Rk1sVb0cY=", "alg": "RS256"}, claims, "cog_at")
+    idt = jwt({"kid": "kQ2v9gq2+8u7uQ2cJ8l1m0W3s4p5o6n7m8l9k0j1i2h=", "alg": "RS256"},
+              {"sub": guid("cogsub"), "email_verified": True, "iss": claims["iss"], "cognito:username": guid("cogsub"), "origin_jti": guid("ojti"),
+               "aud": cid, "event_id": guid("ev"), "token_use": "id", "auth_time": ts(now), "exp": ts(now) + 3600, "iat": ts(now), "jti": guid("jti2"), "email": "sam@example.com"}, "cog_idt")
+    x.append(Ex(now, "POST", auth + "/oauth2/token", app,
+                req_body=urlencode({"grant_type": "authorization_code", "client_id": cid, "code": code, "redirect_uri": "tally://auth", "code_verifier": verifier}),
+                resp_headers=[("Date", http_date(now)), ("Content-Type", "application/json;charset=UTF-8"), ("x-amz-cognito-request-id", guid("cogreq3")),
+                              ("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate"), ("Pragma", "no-cache"), ("Server", "Server")],
+                resp_body=json.dumps({"id_token": idt, "access_token": at, "refresh_token": "eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ." + rnd("cogrt", 300), "expires_in": 3600, "token_type": "Bearer"}),
+                proto="h1", server_ip="3.248.91.12"))
+    api = [("Accept", "application/json"), ("Authorization", "Bearer " + at), ("User-Agent", IOS_APP_UA), ("Accept-Language", "en-GB;q=1.0"),
+           ("Accept-Encoding", "br;q=1.0, gzip;q=0.9, deflate;q=0.8")]
+    for i, (path, status, body) in enumerate([("/v2/me", 200, '{"id":"u_51","email":"sam@example.com","plan":"free"}'),
+                                              ("/v2/budgets?month=2025-05", 200, '{"budgets":[{"id":"b1","name":"Food","limit":400,"spent":122.5}]}'),
+                                              ("/v2/budgets/b9", 404, '{"error":"NotFound","message":"Budget b9 does not exist","requestId":"' + guid("r9") + '"}')]):
+        tt = now + timedelta(milliseconds=400 + 100 * i)
+        x.append(Ex(tt, "GET", "https://api.example.com" + path, api, status=status, reason="OK" if status == 200 else "Not Found",
+                    resp_headers=[("date", http_date(tt)), ("content-type", "application/json"), ("x-amzn-requestid", guid("apigw" + path)),
+                                  ("x-amz-apigw-id", rnd("apigw" + path, 16)), ("x-amzn-trace-id", "Root=1-" + hexid(path, 8) + "-" + hexid(path + "x", 24))],
+                    resp_body=body, server_ip="3.250.14.77"))
+    tt = now + timedelta(seconds=2)
+    x.append(Ex(tt, "POST", "https://o4507.ingest.sentry.example.net/api/4507/envelope/", [("Content-Type", "application/x-sentry-envelope"), ("User-Agent", "sentry.cocoa/8.49.0"), ("Accept", "*/*")],
+                req_body='{"event_id":"' + hexid("sentry") + '","sent_at":"' + tt.isoformat() + '"}\n{"type":"session"}\n{"sid":"' + guid("sid") + '","status":"ok","errors":0}',
+                resp_headers=[("date", http_date(tt)), ("content-type", "application/json"), ("access-control-allow-origin", "*")],
+                resp_body='{"id":"' + hexid("sentry") + '"}', server_ip="34.120.195.249"))
+    return x
+
+
+# --- Insomnia: an API client tries a few services ------------------------------
+
+def insomnia_session():
+    x = []
+    t = T0 + timedelta(hours=4)
+    ua = "insomnia/11.1.0"
+    basic = base64.b64encode(b"1372240157219274843:synthetic-client-secret").decode()
+    x.append((Ex(t, "POST", "https://discord.com/api/oauth2/token",
+                 [("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", "Basic " + basic), ("User-Agent", ua), ("Accept", "*/*")],
+                 req_body="grant_type=client_credentials&scope=identify%20applications.commands.update",
+                 resp_headers=[("Date", http_date(t)), ("Content-Type", "application/json"), ("Connection", "keep-alive"), ("Cache-Control", "no-store"),
+                               ("Set-Cookie", "__cfruid=" + hexid("cfruid", 40) + "-1747220400; path=/; domain=.discord.com; HttpOnly; Secure; SameSite=None"),
+                               ("Server", "cloudflare"), ("CF-RAY", hexid("ray", 16) + "-AMS")],
+                 resp_body='{"token_type": "Bearer", "access_token": "' + rnd("discord_at", 30) + '", "expires_in": 604800, "scope": "identify applications.commands.update"}'),
+               "Discord · client credentials"))
+    x.append((Ex(t + timedelta(seconds=20), "GET", "https://discord.com/api/v10/oauth2/@me",
+                 [("Authorization", "Bearer " + rnd("discord_at", 30)), ("User-Agent", ua), ("Accept", "*/*"), ("Cookie", "__cfruid=" + hexid("cfruid", 40) + "-1747220400")],
+                 resp_headers=[("Date", http_date(t + timedelta(seconds=20))), ("Content-Type", "application/json"), ("Server", "cloudflare")],
+                 resp_body='{"application":{"id":"1372240157219274843","name":"Tally bot"},"scopes":["identify","applications.commands.update"],"expires":"2025-05-21T12:30:00+00:00"}'),
+               "Discord · token info"))
+    t2 = t + timedelta(minutes=2)
+    a0 = "https://tally-dev.eu.auth0.example.com"
+    at = jwt({"alg": "RS256", "typ": "JWT", "kid": "q8Yw0t1c"},
+             {"iss": a0 + "/", "sub": "bq0Wcd8oW1aLm2@clients", "aud": "https://api.example.com", "iat": ts(t2), "exp": ts(t2) + 86400,
+              "scope": "read:orders write:orders", "gty": "client-credentials", "azp": "bq0Wcd8oW1aLm2"}, "a0")
+    x.append((Ex(t2, "POST", a0 + "/oauth/token", [("Content-Type", "application/json"), ("User-Agent", ua), ("Accept", "*/*")],
+                 req_body='{"client_id":"bq0Wcd8oW1aLm2","client_secret":"synthetic-secret","audience":"https://api.example.com","grant_type":"client_credentials"}',
+                 resp_headers=[("Date", http_date(t2)), ("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache"), ("X-Auth0-RequestId", hexid("a0req", 20))],
+                 resp_body=json.dumps({"access_token": at, "expires_in": 86400, "token_type": "Bearer"})),
+               "Auth0 · machine token"))
+    for i, (m, path, body, status, reason, rbody) in enumerate([
+            ("GET", "/v2/orders?status=open", None, 200, "OK", '{"orders":[{"id":"o_77","state":"open","total":41.2}]}'),
+            ("PATCH", "/v2/orders/o_77", '{"state":"shipped","carrier":""}', 422, "Unprocessable Entity",
+             '{"error":"invalid_request","error_description":"carrier is required when state is shipped","errors":[{"field":"carrier","code":"missing"}]}'),
+            ("PATCH", "/v2/orders/o_77", '{"state":"shipped","carrier":"DHL"}', 200, "OK", '{"id":"o_77","state":"shipped"}')]):
+        tt = t2 + timedelta(seconds=30 + 10 * i)
+        hdr = [("Authorization", "Bearer " + at), ("User-Agent", ua), ("Accept", "application/json")]
+        if body:
+            hdr.insert(0, ("Content-Type", "application/json"))
+        x.append((Ex(tt, m, "https://api.example.com" + path, hdr, req_body=body, status=status, reason=reason,
+                     resp_headers=[("Date", http_date(tt)), ("Content-Type", "application/json; charset=utf-8"), ("X-Request-Id", guid("ord" + str(i)))], resp_body=rbody),
+                   f"Orders · {m} {path}"))
+    t3 = t2 + timedelta(minutes=3)
+    legacy = "https://legacy.example.com"
+    jsid = hexid("jsessionid", 32).upper()
+    x.append((Ex(t3, "POST", legacy + "/api/login", [("Content-Type", "application/json"), ("User-Agent", ua), ("Accept", "*/*")],
+                 req_body='{"username":"reporting","password":"synthetic"}',
+                 resp_headers=[("Date", http_date(t3)), ("Content-Type", "application/json"), ("Set-Cookie", f"JSESSIONID={jsid}; Path=/api; Secure; HttpOnly"),
+                               ("Set-Cookie", "lb=node2; Path=/")], resp_body='{"ok":true}'),
+               "Legacy · login"))
+    x.append((Ex(t3 + timedelta(seconds=5), "GET", legacy + "/api/reports/daily?date=2025-05-13", [("User-Agent", ua), ("Cookie", f"JSESSIONID={jsid}; lb=node2"), ("Accept", "*/*")],
+                 resp_headers=[("Date", http_date(t3 + timedelta(seconds=5))), ("Content-Type", "text/csv")], resp_body="date,orders,revenue\n2025-05-13,148,5120.40\n"),
+               "Legacy · daily report"))
+    # The session cookie is scoped to /api: the health check goes without it.
+    x.append((Ex(t3 + timedelta(seconds=9), "GET", legacy + "/health", [("User-Agent", ua), ("Cookie", "lb=node2"), ("Accept", "*/*")],
+                 resp_headers=[("Date", http_date(t3 + timedelta(seconds=9))), ("Content-Type", "application/json")], resp_body='{"status":"UP"}'),
+               "Legacy · health"))
+    return x
+
+
+# --- mitmproxy: a command-line tool, a browser tab behind the proxy -------------
+
+def mitm_session():
+    x = []
+    t = T0 + timedelta(hours=5)
+    py = "python-requests/2.32.3"
+    x.append(Ex(t, "GET", "https://pypi.example.org/simple/tally-cli/", [("Host", "pypi.example.org"), ("User-Agent", "pip/25.1.1 {\"installer\":{\"name\":\"pip\"}}"),
+                                                                          ("Accept-Encoding", "gzip, deflate"), ("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.01"), ("Connection", "keep-alive")],
+                resp_headers=[("Connection", "keep-alive"), ("Content-Type", "application/vnd.pypi.simple.v1+json"), ("Cache-Control", "max-age=600, public"),
+                              ("Date", http_date(t - timedelta(seconds=412))), ("Age", "412"), ("X-Served-By", "cache-fra-eddf8230044-FRA"), ("X-Cache", "HIT"), ("X-Cache-Hits", "17"),
+                              ("Vary", "Accept, Accept-Encoding")],
+                resp_body='{"meta":{"api-version":"1.1"},"name":"tally-cli","files":[{"filename":"tally_cli-2.3.1-py3-none-any.whl","url":"https://files.example.org/packages/tally_cli-2.3.1-py3-none-any.whl","hashes":{"sha256":"' + hexid("whl", 64) + '"}}]}',
+                proto="h1", server_ip="151.101.0.223"))
+    api = "https://api.example.com"
+    for i, (st, reason, hdr, body) in enumerate([(503, "Service Unavailable", [("Retry-After", "1")], '{"error":"unavailable","retry":true}'),
+                                                (200, "OK", [], '{"status":"ok","version":"2025.05.2"}')]):
+        tt = t + timedelta(seconds=3 + 1.2 * i)
+        x.append(Ex(tt, "GET", api + "/v1/status", [("user-agent", py), ("accept-encoding", "gzip, deflate"), ("accept", "*/*")],
+                    status=st, reason=reason, resp_headers=[("date", http_date(tt)), ("content-type", "application/json")] + hdr, resp_body=body))
+    tt = t + timedelta(seconds=6)
+    token = "tk_" + rnd("mitm_tok", 40)
+    x.append(Ex(tt, "POST", api + "/v1/login", [("user-agent", py), ("accept", "*/*"), ("content-type", "application/json")],
+                req_body='{"username":"ci-bot","password":"synthetic"}',
+                resp_headers=[("date", http_date(tt)), ("content-type", "application/json")],
+                resp_body='{"token":"' + token + '","expires_at":"' + (tt + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ") + '","error":null}'))
+    x.append(Ex(tt + timedelta(seconds=1), "GET", api + "/v1/releases/latest", [("user-agent", py), ("accept", "*/*"), ("authorization", "Token " + token)],
+                resp_headers=[("date", http_date(tt + timedelta(seconds=1))), ("content-type", "application/json")],
+                resp_body='{"tag":"v2.3.1","assets":[{"name":"tally-linux-amd64.tar.gz","url":"https://downloads.example.net/cli/v2.3.1/tally-linux-amd64.tar.gz"}]}'))
+    dl = "https://downloads.example.net/cli/v2.3.1/tally-linux-amd64.tar.gz"
+    x.append(Ex(tt + timedelta(seconds=2), "HEAD", dl, [("Host", "downloads.example.net"), ("User-Agent", py), ("Accept", "*/*")],
+                resp_headers=[("Date", http_date(tt + timedelta(seconds=2))), ("Content-Type", "application/gzip"), ("Content-Length", "7340032"), ("Accept-Ranges", "bytes")],
+                proto="h1"))
+    presigned = "https://objects.example-cdn.net/releases/tally-linux-amd64.tar.gz?" + urlencode({
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "AKIAEXAMPLE0000/20250514/eu-west-1/s3/aws4_request", "X-Amz-Date": (tt).strftime("%Y%m%dT%H%M%SZ"),
+        "X-Amz-Expires": "300", "X-Amz-SignedHeaders": "host", "response-content-disposition": "attachment; filename=tally.tar.gz", "X-Amz-Signature": hexid("sig", 64)})
+    x.append(Ex(tt + timedelta(seconds=3), "GET", dl, [("Host", "downloads.example.net"), ("User-Agent", py), ("Accept", "*/*")], status=302, reason="Found",
+                resp_headers=[("Date", http_date(tt + timedelta(seconds=3))), ("Location", presigned), ("Content-Length", "0")], proto="h1"))
+    x.append(Ex(tt + timedelta(seconds=3.2), "GET", presigned, [("Host", "objects.example-cdn.net"), ("User-Agent", py), ("Accept", "*/*")],
+                resp_headers=[("Date", http_date(tt + timedelta(seconds=3))), ("Content-Type", "application/gzip"), ("ETag", '"' + hexid("etag", 32) + '"'), ("Server", "AmazonS3")],
+                resp_body=gz(b"tally binary (synthetic)\n"), proto="h1"))
+    # A browser tab behind mitmproxy: a blog served from Cloudflare's cache
+    # (Cloudflare writes the current Date and adds Age) and its live feed.
+    ff = FIREFOX_UA
+    tb = t + timedelta(minutes=2)
+    x.append(Ex(tb, "GET", "https://blog.example.com/2025/05/release-notes", [("user-agent", ff), ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                                                                            ("accept-language", "en-US,en;q=0.5"), ("accept-encoding", "gzip, deflate, br, zstd"),
+                                                                            ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate"), ("sec-fetch-site", "none")],
+                resp_headers=[("date", http_date(tb)), ("content-type", "text/html; charset=utf-8"), ("cache-control", "public, max-age=3600"),
+                              ("cf-cache-status", "HIT"), ("age", "86012"), ("server", "cloudflare"), ("cf-ray", hexid("ray2", 16) + "-FRA")],
+                resp_body=html("Release notes", '<form action="/search"><input name="q"></form>'), server_ip="104.21.32.1"))
+    x.append(Ex(tb + timedelta(seconds=1), "GET", "wss://stream.example.com/v1/events?channel=releases",
+                [("Host", "stream.example.com"), ("User-Agent", ff), ("Accept", "*/*"), ("Sec-WebSocket-Version", "13"), ("Origin", "https://blog.example.com"),
+                 ("Sec-WebSocket-Extensions", "permessage-deflate"), ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="), ("Connection", "keep-alive, Upgrade"),
+                 ("Sec-Fetch-Dest", "empty"), ("Sec-Fetch-Mode", "websocket"), ("Sec-Fetch-Site", "same-site"), ("Pragma", "no-cache"), ("Cache-Control", "no-cache"), ("Upgrade", "websocket")],
+                status=101, reason="Switching Protocols",
+                resp_headers=[("Date", http_date(tb + timedelta(seconds=1))), ("Connection", "upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Accept", "HSmrc0sMlYUkAGmm5OPpG2HaGWk=")],
+                proto="h1", ws_messages=[{"type": "send", "time": ts(tb) + 1.1, "opcode": 1, "data": '{"subscribe":"releases"}'},
+                                         {"type": "receive", "time": ts(tb) + 1.2, "opcode": 1, "data": '{"error":"unknown_channel","hint":"use release-notes"}'},
+                                         {"type": "send", "time": ts(tb) + 1.3, "opcode": 1, "data": '{"subscribe":"release-notes","state":"resume","code":7}'},
+                                         {"type": "receive", "time": ts(tb) + 1.4, "opcode": 1, "data": '{"ok":true}'}]))
+    return x
+
+
+# --- Fiddler Classic: Edge signs in silently to an SPA (MSAL.js ssoSilent in
+# a hidden iframe, third-party cookies allowed), a desktop app refreshes --------
+
+def fiddler_session():
+    s = []
+    ua = EDGE_UA
+    t = T0 + timedelta(hours=6)
+    app = "https://app.contoso.test"
+    login = "https://login.microsoftonline.com"
+    s.append((Ex(t - timedelta(seconds=2), "GET", "http://www.msftconnecttest.com/connecttest.txt", [("Connection", "Close"), ("User-Agent", "Microsoft NCSI"), ("Host", "www.msftconnecttest.com")],
+                 resp_headers=[("Content-Length", "22"), ("Date", http_date(t - timedelta(seconds=2))), ("Connection", "close"), ("Content-Type", "text/plain"),
+                               ("Cache-Control", "max-age=30, must-revalidate")], resp_body="Microsoft Connect Test", server_ip="23.40.61.9"), "svchost:2284"))
+    s.append((Ex(t - timedelta(seconds=1), "CONNECT", "app.contoso.test:443", [("Host", "app.contoso.test:443"), ("Connection", "keep-alive"), ("User-Agent", ua)],
+                 resp_headers=[("Timestamp", (t - timedelta(seconds=1)).strftime("%H:%M:%S.%f")[:-3])],
+                 resp_body="This is a HTTPS CONNECT Tunnel. Secure traffic flows through this connection.\r\n\r\nSecure Protocol: Tls13\r\nCipher: Aes256 256bits\r\nHash Algorithm: None 0bits\r\nKey Exchange: 44550 255bits\r\n\r\n== Server Certificate ==========\r\n[Subject]\r\n  CN=app.contoso.test\r\n",
+                 reason="Connection Established", server_ip="20.50.2.12"), "msedge:9412"))
+    page = gz(html("Contoso Notes").encode())
+    s.append((Ex(t, "GET", app + "/", [("Host", "app.contoso.test"), ("Connection", "keep-alive")] + nav_headers(ua, "none", "ai_user=" + rnd("ai", 22)),
+                 resp_headers=[("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip"), ("Transfer-Encoding", "chunked"), ("Vary", "Accept-Encoding"),
+                               ("Server", "Microsoft-IIS/10.0"), ("Date", http_date(t))], resp_body=page, server_ip="20.50.2.12"), "msedge:9412"))
+    verifier, challenge = pkce_pair("edge")
+    st = b64url(json.dumps({"id": guid("edge_state"), "meta": {"interactionType": "silent"}}, separators=(",", ":")).encode())
+    nonce = guid("edge_nonce")
+    q = urlencode({"client_id": SPA_CLIENT, "scope": "https://graph.microsoft.com/User.Read openid profile offline_access",
+                   "redirect_uri": app + "/blank.html", "client-request-id": guid("edge_crid"), "response_mode": "fragment", "response_type": "code",
+                   "x-client-SKU": "msal.js.browser", "x-client-VER": "3.28.1", "client_info": "1", "code_challenge": challenge,
+                   "code_challenge_method": "S256", "prompt": "none", "login_hint": "alice@contoso.test", "nonce": nonce, "state": st}, quote_via=quote)
+    t1 = t + timedelta(milliseconds=700)
+    code = "1.AR0A" + rnd("edge_code", 200)
+    frag = urlencode({"code": code, "client_info": client_info(), "state": st, "session_state": guid("sess_state")})
+    ests_cookie = "ESTSAUTHPERSISTENT=1.AR0A" + rnd("estsp", 120) + "; ESTSAUTH=1.AR0A" + rnd("ests", 80) + "; fpc=Av" + rnd("efpc", 30) + "; buid=1.AR0A" + rnd("buid", 60) + "; esctx=PAQAB" + rnd("esctx", 60)
+    s.append((Ex(t1, "GET", f"{login}/{TID}/oauth2/v2.0/authorize?" + q,
+                 [("Host", "login.microsoftonline.com"), ("Connection", "keep-alive"), ("sec-ch-ua", SEC_CH_UA), ("sec-ch-ua-mobile", "?0"), ("sec-ch-ua-platform", '"Windows"'),
+                  ("Upgrade-Insecure-Requests", "1"), ("User-Agent", ua), ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                  ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "navigate"), ("Sec-Fetch-Dest", "iframe"), ("Referer", app + "/"),
+                  ("Accept-Encoding", "gzip, deflate, br, zstd"), ("Accept-Language", "en-US,en;q=0.9"), ("Cookie", ests_cookie)],
+                 status=302, reason="Found",
+                 resp_headers=[("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"), ("Content-Length", "0"), ("Expires", "-1"),
+                               ("Location", app + "/blank.html#" + frag), ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+                               ("X-Content-Type-Options", "nosniff"), ("P3P", 'CP="DSP CUR OTPi IND OTRi ONL FIN"'), ("x-ms-request-id", guid("edge_req")),
+                               ("x-ms-ests-server", "2.1.20516.4 - NEULR1 ProdSlices"), ("x-ms-srs", "1.P"), ("Referrer-Policy", "strict-origin-when-cross-origin"),
+                               ("X-XSS-Protection", "0"),
+                               ("Set-Cookie", "ESTSAUTH=1.AR0A" + rnd("ests2", 80) + "; path=/; secure; HttpOnly; SameSite=None"),
+                               ("Set-Cookie", "ESTSAUTHPERSISTENT=1.AR0A" + rnd("estsp2", 120) + "; expires=" + cookie_date(t1 + timedelta(days=90)) + "; path=/; secure; HttpOnly; SameSite=None"),
+                               ("Set-Cookie", "ESTSAUTHLIGHT=+" + guid("light") + "; path=/; secure; SameSite=None"),
+                               ("Set-Cookie", "fpc=Av" + rnd("efpc2", 30) + "; expires=" + cookie_date(t1 + timedelta(days=30)) + "; path=/; secure; HttpOnly; SameSite=None"),
+                               ("Set-Cookie", "x-ms-gateway-slice=estsfd; path=/; secure; samesite=none; httponly"),
+                               ("Set-Cookie", "stsservicecookie=estsfd; path=/; secure; samesite=none; httponly"),
+                               ("Date", http_date(t1))], server_ip="20.190.159.2"), "msedge:9412"))
+    s.append((Ex(t1 + timedelta(milliseconds=200), "GET", app + "/blank.html",
+                 [("Host", "app.contoso.test"), ("Connection", "keep-alive"), ("Upgrade-Insecure-Requests", "1"), ("User-Agent", ua),
+                  ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"), ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "navigate"),
+                  ("Sec-Fetch-Dest", "iframe"), ("Referer", login + "/"), ("Accept-Encoding", "gzip, deflate, br, zstd"), ("Cookie", "ai_user=" + rnd("ai", 22))],
+                 resp_headers=[("Content-Type", "text/html"), ("Content-Length", "0"), ("Date", http_date(t1)), ("Server", "Microsoft-IIS/10.0")], server_ip="20.50.2.12"), "msedge:9412"))
+    t2 = t1 + timedelta(milliseconds=500)
+    body, at = entra_tokens(t2, SPA_CLIENT, "edge", nonce=nonce)
+    req = urlencode({"client_id": SPA_CLIENT, "redirect_uri": app + "/blank.html", "scope": "https://graph.microsoft.com/User.Read openid profile offline_access",
+                     "code": code, "x-client-SKU": "msal.js.browser", "x-client-VER": "3.28.1", "x-ms-lib-capability": "retry-after, h429",
+                     "x-client-current-telemetry": "5|863,0,,,|,", "x-client-last-telemetry": "5|0|||0,0", "code_verifier": verifier,
+                     "grant_type": "authorization_code", "client_info": "1", "client-request-id": guid("edge_crid"), "X-AnchorMailbox": f"UPN:alice@contoso.test"})
+    s.append((Ex(t2, "POST", f"{login}/{TID}/oauth2/v2.0/token",
+                 [("Host", "login.microsoftonline.com"), ("Connection", "keep-alive"), ("Content-Length", str(len(req))), ("sec-ch-ua-platform", '"Windows"'),
+                  ("User-Agent", ua), ("sec-ch-ua", SEC_CH_UA), ("content-type", "application/x-www-form-urlencoded;charset=utf-8"), ("sec-ch-ua-mobile", "?0"),
+                  ("Accept", "*/*"), ("Origin", app), ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors"), ("Sec-Fetch-Dest", "empty"),
+                  ("Referer", app + "/"), ("Accept-Encoding", "gzip, deflate, br, zstd"), ("Accept-Language", "en-US,en;q=0.9")],
+                 req_body=req, resp_headers=[("Content-Length", str(len(json.dumps(body))))] + ests_headers(t2, [("x-ms-clitelem", "1,0,0,,"), ("client-request-id", guid("edge_crid"))], cors=True),
+                 resp_body=json.dumps(body), server_ip="20.190.159.2"), "msedge:9412"))
+    t3 = t2 + timedelta(milliseconds=300)
+    s.append((Ex(t3, "GET", "https://graph.microsoft.com/v1.0/me",
+                 [("Host", "graph.microsoft.com"), ("Connection", "keep-alive"), ("Authorization", "Bearer " + at), ("User-Agent", ua), ("Accept", "*/*"),
+                  ("Origin", app), ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors"), ("Sec-Fetch-Dest", "empty"), ("Referer", app + "/")],
+                 resp_headers=[("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked"), ("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"),
+                               ("request-id", guid("g2")), ("Access-Control-Allow-Origin", app), ("Date", http_date(t3))],
+                 resp_body='{"displayName":"Alice Example","userPrincipalName":"alice@contoso.test","id":"' + OID + '"}', server_ip="20.190.152.20"), "msedge:9412"))
+    # A desktop app (MSAL.NET) renews its token with its refresh token.
+    t4 = t3 + timedelta(seconds=30)
+    DESK = "d3590ed6-52b3-4102-aeff-aad2292ab01c"
+    body2, _ = entra_tokens(t4, DESK, "desk")
+    req2 = urlencode({"client_id": DESK, "client_info": "1", "scope": "https://graph.microsoft.com/.default offline_access openid profile",
+                      "grant_type": "refresh_token", "refresh_token": "1.AR0A" + rnd("desk_rt", 300)})
+    s.append((Ex(t4, "POST", login + "/organizations/oauth2/v2.0/token",
+                 [("Host", "login.microsoftonline.com"), ("x-client-SKU", "MSAL.Desktop"), ("x-client-Ver", "4.70.2.0"), ("x-client-OS", "Windows 10 Enterprise"),
+                  ("x-ms-lib-capability", "retry-after, h429"), ("x-client-current-telemetry", "5|85,0,,,|0,1,1,,"), ("x-client-last-telemetry", "5|0|||"),
+                  ("client-request-id", guid("desk_crid")), ("return-client-request-id", "true"), ("x-app-name", "ContosoDesk"), ("x-app-ver", "2.8.0.0"),
+                  ("Accept", "application/json"), ("Content-Type", "application/x-www-form-urlencoded"), ("Content-Length", str(len(req2)))],
+                 req_body=req2, resp_headers=ests_headers(t4, [("x-ms-clitelem", "1,0,0,3512.1,"), ("client-request-id", guid("desk_crid"))]),
+                 resp_body=json.dumps(body2), server_ip="20.190.159.2"), "contosodesk:4120"))
+    return s
+
+
 if __name__ == "__main__":
     pages, x = chrome_browsing()
     chrome_har("chrome-shopping-news-github.har", pages, x)
@@ -1212,3 +1502,7 @@ if __name__ == "__main__":
     firefox_har("firefox-google-signin-docs.har", pages, x)
     pages, x = safari_browsing()
     safari_har("safari-msal-refresh.har", pages, x)
+    charles_har("charles-ios-app.har", charles_mobile())
+    insomnia_har("insomnia-api-client.har", insomnia_session())
+    mitm_har("mitmproxy-cli-and-browser.har", mitm_session())
+    saz("fiddler-edge-sso-silent.saz", fiddler_session())
