@@ -6,40 +6,72 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/internal/trust"
 )
 
 type caOptions struct {
 	home   string
-	action string // path, show, export, regenerate
+	action string // path, show, export, regenerate, install, uninstall, status
 	der    bool
 	out    string
+
+	// install, uninstall and status
+	dryRun bool
+	yes    bool
+	stores []string // trust.Kinds
+	nssdbs []string
 }
+
+const caSubcommands = "path, show, export [--der] [-o FILE], regenerate, install, uninstall or status"
 
 func parseCA(args []string, stderr io.Writer) (caOptions, error) {
 	var o caOptions
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return o, usagef("want a subcommand: path, show, export [--der] [-o FILE], regenerate")
+		return o, usagef("want a subcommand: %s", caSubcommands)
 	}
 	o.action, args = args[0], args[1:]
 	fs := newFlagSet("ca "+o.action, stderr)
 	fs.StringVar(&o.home, "home", "", "aadproxy's folder (default $AADPROXY_HOME or the user config dir)")
-	if o.action == "export" {
+	storeList := strings.Join(trust.Kinds, ",")
+	switch o.action {
+	case "export":
 		fs.BoolVar(&o.der, "der", false, "write DER instead of PEM")
 		fs.StringVar(&o.out, "o", "", "write to FILE instead of standard output")
+	case "install", "uninstall", "status":
+		if o.action != "status" {
+			fs.BoolVar(&o.dryRun, "dry-run", false, "print what would change, change nothing")
+			fs.BoolVar(&o.yes, "yes", false, "change the trust stores without asking (needed when not run from a terminal)")
+		}
+		fs.StringVar(&storeList, "store", storeList, "`LIST` of trust stores: system (the OS store), nss (NSS databases: Chromium and Firefox on Linux)")
+		fs.Var((*stringList)(&o.nssdbs), "nssdb", "use the NSS database in `DIR` instead of the ones found in your home (repeatable)")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
 	switch o.action {
-	case "path", "show", "export", "regenerate":
+	case "path", "show", "export", "regenerate", "install", "uninstall", "status":
 	default:
-		return o, usagef("unknown subcommand %q: want path, show, export or regenerate", o.action)
+		return o, usagef("unknown subcommand %q: want %s", o.action, caSubcommands)
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range strings.Split(storeList, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(trust.Kinds, s) {
+			return o, usagef("--store %q: want %s", s, strings.Join(trust.Kinds, ", "))
+		}
+		o.stores = append(o.stores, s)
+	}
+	if len(o.nssdbs) > 0 && !slices.Contains(o.stores, "nss") {
+		return o, usagef("--nssdb names an NSS database, but --store leaves out nss")
 	}
 	return o, nil
 }
@@ -52,6 +84,10 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 	home, err := homeDir(o.home)
 	if err != nil {
 		return err
+	}
+	switch o.action {
+	case "install", "uninstall", "status":
+		return runCATrust(o, home, stdout, stderr)
 	}
 	var ca *certs.CA
 	if o.action == "regenerate" {
