@@ -157,4 +157,3 @@ func rememberTrusted(home string, c trust.Cert) []string {
 	}
 	return where
 }
-
