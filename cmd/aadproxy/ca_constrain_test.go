@@ -2,11 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -154,6 +159,81 @@ func TestConstraintsCoverEveryIdentityHost(t *testing.T) {
 		h = strings.Replace(h, "*", "westus2", 1)
 		if !ca.Permits(h) {
 			t.Errorf("the constrained CA does not permit identity host %s", h)
+		}
+	}
+}
+
+// Chromium enforces the constraints on a root it trusts through its NSS
+// database (not through --ignore-certificate-errors-spki-list, which
+// skips them): it loads an identity host through the proxy, and refuses
+// a leaf for a host outside the constraints signed by the same CA.
+func TestChromiumEnforcesTheConstraintsFromItsNSSDatabase(t *testing.T) {
+	browser := chromiumPath(t)
+	certutil := certutilFor(t)
+	sts, stsCA := stsFixture(t)
+	home := filepath.Join(t.TempDir(), "home")
+	t.Setenv("HOME", t.TempDir())
+	if code, out := caRun(t, "regenerate", "--constrain", "--home", home); code != exitOK {
+		t.Fatalf("ca regenerate --constrain: exit %d\n%s", code, out)
+	}
+	ca, _, err := certs.LoadOrCreate(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The browser's HOME, with the CA in its NSS database.
+	browserHome := t.TempDir()
+	db := filepath.Join(browserHome, ".pki", "nssdb")
+	os.MkdirAll(db, 0o700)
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + db, "--empty-password"},
+		{"-A", "-d", "sql:" + db, "-n", "aadproxy constrained", "-t", "C,,", "-i", ca.CertPath()},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %s: %v %s", args[0], err, out)
+		}
+	}
+	dumpDOM := func(url string, flags ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		args := slices.Concat(chromiumFlags, []string{"--user-data-dir=" + filepath.Join(t.TempDir(), "profile")}, flags, []string{"--dump-dom", url})
+		cmd := exec.CommandContext(ctx, browser, args...)
+		cmd.Env = append(os.Environ(), "HOME="+browserHome)
+		out, _ := cmd.Output() // the page, not the exit status, is the test
+		return string(out)
+	}
+
+	// Inside: the sign-in page through the proxy.
+	b := startBinary(t, "--home", home, "--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA)
+	authorize := authorizeURL("constrained-chromium")
+	if dom := dumpDOM(authorize, "--proxy-server=http://"+b.addr); !strings.Contains(dom, "Sign in") {
+		t.Errorf("Chromium did not render the sign-in page through the proxy under the constrained CA:\n%s", truncateForLog([]byte(dom)))
+	}
+	b.waitLines(t, 1, func(m map[string]any) bool {
+		u, _ := m["url"].(string)
+		return m["type"] == "flow" && strings.Contains(u, "state=constrained-chromium") && m["status"] == 200.0
+	})
+
+	// Outside: a loopback server with a leaf the same CA signed for a
+	// host the constraints leave out, and then one for an identity host.
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{{"outside.example", false}, {"login.microsoftonline.com", true}} {
+		leaf, err := certs.NewIssuer(ca, certs.IssuerOptions{}).Leaf(tc.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "<html><body>served-over-tls-"+r.Host+"</body></html>")
+		}))
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{*leaf}}
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's refusal is expected
+		srv.StartTLS()
+		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		dom := dumpDOM("https://"+tc.host+"/", "--host-resolver-rules=MAP "+tc.host+" 127.0.0.1:"+port)
+		srv.Close()
+		if got := strings.Contains(dom, "served-over-tls-"+tc.host); got != tc.ok {
+			t.Errorf("Chromium with a leaf for %s: page shown %v, want %v\n%s", tc.host, got, tc.ok, truncateForLog([]byte(dom)))
 		}
 	}
 }
