@@ -210,3 +210,23 @@ func TestCAUninstallWithoutACANeverCreatesOne(t *testing.T) {
 		t.Errorf("uninstall created a CA")
 	}
 }
+
+// Without admin rights the OS store's commands are printed for the user to
+// run with sudo; aadproxy never runs sudo itself. (A dry run only: this
+// test must not touch the machine's own store even when run as root.)
+func TestCAInstallPrintsSudoCommandsForANonAdmin(t *testing.T) {
+	if _, ok := trust.FindLinuxStore(); !ok {
+		t.Skip("no Linux OS store layout on this machine")
+	}
+	old := isAdmin
+	isAdmin = func() bool { return false }
+	t.Cleanup(func() { isAdmin = old })
+	t.Setenv("HOME", t.TempDir())
+	home := filepath.Join(t.TempDir(), "home")
+	code, out := caRun(t, "install", "--dry-run", "--home", home)
+	ca, _ := trust.LoadCert(filepath.Join(home, certs.CertFile))
+	if code != exitOK || !strings.Contains(out, "never runs sudo") || !strings.Contains(out, "  sudo install -m 0644 "+ca.Path+" ") ||
+		!strings.Contains(out, "aadproxy-"+ca.ID()) || !strings.Contains(out, "dry run: nothing changed") {
+		t.Fatalf("install --dry-run as a non-admin: exit %d\n%s", code, out)
+	}
+}
