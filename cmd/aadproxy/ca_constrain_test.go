@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/internal/fakests"
 	"github.com/aadproxy/aadproxy/proxy"
 )
 
@@ -204,7 +205,8 @@ func TestChromiumEnforcesTheConstraintsFromItsNSSDatabase(t *testing.T) {
 
 	// Inside: the sign-in page through the proxy.
 	b := startBinary(t, "--home", home, "--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA)
-	authorize := authorizeURL("constrained-chromium")
+	authorize := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID + "/oauth2/v2.0/authorize?client_id=" +
+		fakests.AppPublic.ClientID + "&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&scope=openid&state=constrained-chromium"
 	if dom := dumpDOM(authorize, "--proxy-server=http://"+b.addr); !strings.Contains(dom, "Sign in") {
 		t.Errorf("Chromium did not render the sign-in page through the proxy under the constrained CA:\n%s", truncateForLog([]byte(dom)))
 	}
