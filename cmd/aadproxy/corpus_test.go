@@ -25,10 +25,7 @@ var healthyCorpus = filepath.Join("..", "..", "testdata", "corpus", "healthy")
 // outside this test's reach will remove, keyed "file flow=N rule", with
 // the reason. The test fails when one of them no longer appears, so the
 // entry is deleted with the fix.
-var knownFalseAlarms = map[string]string{
-	"mitmproxy-cli-and-browser.har flow=8 clock-skew": "Cloudflare answers a cache hit with the current Date and the object's Age " +
-		"(cf-cache-status: HIT, age: 86012), so Date + Age is a day ahead; the page has a search form, so it counts as identity traffic",
-}
+var knownFalseAlarms = map[string]string{}
 
 // TestHealthyCorpusNoAlarms runs every file of the healthy corpus through
 // aadproxy analyze, as a user would, and fails on any warning or error.
