@@ -50,6 +50,10 @@ type Options struct {
 	// Validity is NotAfter minus NotBefore; zero means MaxCAValidity.
 	// It must be longer than CABackdate and at most MaxCAValidity.
 	Validity time.Duration
+	// PermittedDomains, when set, makes a name-constrained CA (see
+	// constrain.go): it can only vouch for these DNS domains, each with
+	// its subdomains, and for loopback addresses.
+	PermittedDomains []string
 }
 
 // Default returns a copy of o with empty fields set to their defaults.
@@ -75,6 +79,11 @@ func (o Options) Validate() error {
 	if len(o.CommonName) > 64 {
 		// RFC 5280's upper bound for a CN; some clients reject longer ones.
 		return fmt.Errorf("ca common name is %d bytes, more than 64", len(o.CommonName))
+	}
+	for _, d := range o.PermittedDomains {
+		if h, err := normalizeHost(d); err != nil || h.ip.IsValid() || h.name != d {
+			return fmt.Errorf("ca permitted domain %q: want a lower-case DNS name without a trailing dot", d)
+		}
 	}
 	return nil
 }
@@ -128,6 +137,7 @@ func New(opts Options) (*CA, error) {
 		MaxPathLenZero: true,
 		SubjectKeyId:   ski,
 	}
+	constrain(tmpl, opts.PermittedDomains)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, fmt.Errorf("new ca: sign: %w", err)

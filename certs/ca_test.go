@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestOptions(t *testing.T) {
 	for _, tt := range tests {
 		orig := tt.opts
 		ca, err := New(tt.opts)
-		if tt.opts != orig {
+		if !reflect.DeepEqual(tt.opts, orig) {
 			t.Errorf("New(%+v) changed its options to %+v", orig, tt.opts)
 		}
 		if tt.wantErr == "" {

@@ -80,8 +80,11 @@ func LoadOrCreate(dir string) (ca *CA, created bool, err error) {
 // Regenerate creates a new CA with default options and saves it in dir,
 // replacing any CA stored there. Clients that trusted the old CA must be
 // given the new certificate.
-func Regenerate(dir string) (*CA, error) {
-	ca, err := New(Options{})
+func Regenerate(dir string) (*CA, error) { return RegenerateWith(dir, Options{}) }
+
+// RegenerateWith is Regenerate with options, such as a name-constrained CA.
+func RegenerateWith(dir string, opts Options) (*CA, error) {
+	ca, err := New(opts)
 	if err != nil {
 		return nil, err
 	}

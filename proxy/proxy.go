@@ -154,6 +154,13 @@ func (p *Proxy) newEngine() *goproxy.ProxyHttpServer {
 		if reason != "" {
 			p.noticeOnce(host, Notice{Level: "info", Host: normalizeHost(host), Message: "tunnelled untouched: " + reason})
 		}
+		if d == Intercept && !p.ca.Permits(host) {
+			// A leaf for it would fail every client's validation.
+			d = Tunnel
+			p.noticeOnce(host, Notice{Level: "warning", Host: normalizeHost(host),
+				Message: "tunnelled, not decrypted: the CA's name constraints do not cover " + normalizeHost(host),
+				Hint:    "to decrypt it, widen them: aadproxy ca regenerate --constrain --intercept " + normalizeHost(host) + " (then trust the new CA)"})
+		}
 		if d == Tunnel {
 			return &goproxy.ConnectAction{Action: goproxy.ConnectAccept}, host
 		}

@@ -6,40 +6,79 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/internal/trust"
 )
 
 type caOptions struct {
 	home   string
-	action string // path, show, export, regenerate
+	action string // path, show, export, regenerate, install, uninstall, status
 	der    bool
 	out    string
+
+	// regenerate
+	constrain bool
+	intercept []string
+
+	// install, uninstall and status
+	dryRun bool
+	yes    bool
+	stores []string // trust.Kinds
+	nssdbs []string
 }
+
+const caSubcommands = "path, show, export [--der] [-o FILE], regenerate, install, uninstall or status"
 
 func parseCA(args []string, stderr io.Writer) (caOptions, error) {
 	var o caOptions
 	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
-		return o, usagef("want a subcommand: path, show, export [--der] [-o FILE], regenerate")
+		return o, usagef("want a subcommand: %s", caSubcommands)
 	}
 	o.action, args = args[0], args[1:]
 	fs := newFlagSet("ca "+o.action, stderr)
 	fs.StringVar(&o.home, "home", "", "aadproxy's folder (default $AADPROXY_HOME or the user config dir)")
-	if o.action == "export" {
+	storeList := strings.Join(trust.Kinds, ",")
+	switch o.action {
+	case "export":
 		fs.BoolVar(&o.der, "der", false, "write DER instead of PEM")
 		fs.StringVar(&o.out, "o", "", "write to FILE instead of standard output")
+	case "regenerate":
+		fs.BoolVar(&o.constrain, "constrain", false, "make a name-constrained CA: it can vouch only for the identity hosts, the --intercept domains and localhost")
+		fs.Var((*stringList)(&o.intercept), "intercept", "with --constrain, also permit this `PATTERN`'s domain (repeatable; *.contoso.com permits contoso.com)")
+	case "install", "uninstall", "status":
+		if o.action != "status" {
+			fs.BoolVar(&o.dryRun, "dry-run", false, "print what would change, change nothing")
+			fs.BoolVar(&o.yes, "yes", false, "change the trust stores without asking (needed when not run from a terminal)")
+		}
+		fs.StringVar(&storeList, "store", storeList, "`LIST` of trust stores: system (the OS store), nss (NSS databases: Chromium and Firefox on Linux)")
+		fs.Var((*stringList)(&o.nssdbs), "nssdb", "use the NSS database in `DIR` instead of the ones found in your home (repeatable)")
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
 	switch o.action {
-	case "path", "show", "export", "regenerate":
+	case "path", "show", "export", "regenerate", "install", "uninstall", "status":
 	default:
-		return o, usagef("unknown subcommand %q: want path, show, export or regenerate", o.action)
+		return o, usagef("unknown subcommand %q: want %s", o.action, caSubcommands)
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range strings.Split(storeList, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(trust.Kinds, s) {
+			return o, usagef("--store %q: want %s", s, strings.Join(trust.Kinds, ", "))
+		}
+		o.stores = append(o.stores, s)
+	}
+	if len(o.nssdbs) > 0 && !slices.Contains(o.stores, "nss") {
+		return o, usagef("--nssdb names an NSS database, but --store leaves out nss")
 	}
 	return o, nil
 }
@@ -53,13 +92,12 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var ca *certs.CA
+	switch o.action {
+	case "install", "uninstall", "status":
+		return runCATrust(o, home, stdout, stderr)
+	}
 	if o.action == "regenerate" {
-		if ca, err = certs.Regenerate(home); err != nil {
-			return fmt.Errorf("regenerate CA in %s: %w", home, err)
-		}
-		fmt.Fprintf(stdout, "new CA written to %s\nSHA-256 %s\nclients that trusted the old CA must trust the new file\n", ca.CertPath(), ca.Fingerprint())
-		return nil
+		return regenerateCA(o, home, stdout, stderr)
 	}
 	ca, created, err := certs.LoadOrCreate(home)
 	if err != nil {
@@ -76,6 +114,9 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "file:        %s\nsubject:     %s\nvalid:       %s to %s\nSHA-256:     %s\nSPKI hash:   %s (for Chromium --ignore-certificate-errors-spki-list)\n\n%s",
 			ca.CertPath(), c.Subject, c.NotBefore.UTC().Format(time.DateOnly), c.NotAfter.UTC().Format(time.DateOnly),
 			ca.Fingerprint(), ca.SPKIHash(), trustHelp(ca.CertPath()))
+		if ca.Constrained() {
+			fmt.Fprintf(stdout, "\nName-constrained: %s\n", constraintSummary(ca))
+		}
 	case "export":
 		data := ca.CertPEM()
 		if o.der {
@@ -92,10 +133,14 @@ func runCA(args []string, stdout, stderr io.Writer) error {
 
 // trustHelp tells how to trust the CA, per OS and per runtime.
 func trustHelp(path string) string {
-	return fmt.Sprintf(`Trust it system-wide:
-  Debian/Ubuntu: sudo cp %[1]s /usr/local/share/ca-certificates/aadproxy-ca.crt && sudo update-ca-certificates
-  Fedora/RHEL:   sudo cp %[1]s /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust
-  macOS:         sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain %[1]s
+	return fmt.Sprintf(`Trust it in the OS store and your browsers' NSS databases:
+  aadproxy ca install            (prints each command; --dry-run only prints them)
+  aadproxy ca status             (where it is trusted)
+  aadproxy ca uninstall          (removes exactly what install added)
+Or by hand:
+  Debian/Ubuntu: sudo install -m 0644 %[1]s /usr/local/share/ca-certificates/aadproxy-ca.crt && sudo update-ca-certificates
+  Fedora/RHEL:   sudo install -m 0644 %[1]s /etc/pki/ca-trust/source/anchors/aadproxy-ca.pem && sudo update-ca-trust extract
+  macOS:         security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db %[1]s
   Windows:       certutil -user -addstore Root %[1]s
 Or per runtime (no admin rights needed):
   curl:          curl --cacert %[1]s ...  (or CURL_CA_BUNDLE)
@@ -105,7 +150,8 @@ Or per runtime (no admin rights needed):
   Java:          keytool -importcert -alias aadproxy -file %[1]s -cacerts -storepass changeit
   .NET:          on Linux, the system store above; on Windows, certutil above
   Chromium:      --proxy-server=http://127.0.0.1:8080 --ignore-certificate-errors-spki-list=<SPKI hash above>
-Remove it when you are done: it can sign for any host.
+Remove it when you are done: it can sign for any host, unless it is name-constrained
+(aadproxy ca regenerate --constrain makes one that can sign only for the hosts aadproxy decrypts).
 `, path)
 }
 

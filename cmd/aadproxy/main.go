@@ -117,7 +117,7 @@ Usage:
   aadproxy sanitize --check F   list secret-looking values left in a trace (exit 1 if any)
   aadproxy bundle --from F|--last   one zip for a support ticket: sanitized trace + report
   aadproxy convert IN OUT       between SAZ and HAR
-  aadproxy ca path|show|export [--der]|regenerate
+  aadproxy ca path|show|export [--der]|regenerate [--constrain]|install|uninstall|status
   aadproxy version
 
 Run 'aadproxy COMMAND -h' for a command's flags.

@@ -110,7 +110,7 @@ func runClockSkew(p *inspect.Pass) error {
 					Severity: sev,
 					Title:    "Server clock differs from the client clock",
 					Evidence: fmt.Sprintf("%s: the response's Date %s%s is %s %s the time the request was made (%s by the clock that timed it: this machine for live capture, the browser for a HAR), beyond the %s threshold%s; later flows to %s are not reported again",
-						describeRequest(f), rawDate(f).Format(time.RFC3339), ageNote(f), roundDur(absDur(skew)), rel, f.Timings.Start.UTC().Format(time.RFC3339), thr, whose, host),
+						describeRequest(f), rawDate(f).Format(time.RFC3339), ageNote(f, date), roundDur(absDur(skew)), rel, f.Timings.Start.UTC().Format(time.RFC3339), thr, whose, host),
 					Fix: "Sync the client machine's clock with NTP (w32tm /resync, timedatectl set-ntp true); tokens and assertions it builds are judged by Entra's clock",
 				})
 			}
@@ -205,7 +205,8 @@ func skewSeenBefore(h *inspect.History, host, dir string, thr time.Duration) boo
 }
 
 // serverClock returns what the response says the server's clock read when
-// it answered: its Date, plus its Age when a cache kept it that long. ok is
+// it answered: its Date, plus its Age when a cache kept it that long (or
+// Date alone when a CDN restamped it, whichever is in step). ok is
 // false when the response says nothing about a clock: no Date, aadproxy's
 // own answer (its Date is this machine's clock), an answer a browser's
 // cache served (its headers are the stored ones), or a CDN hit that does
@@ -216,7 +217,17 @@ func serverClock(f *flow.Flow) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if age, ok := responseAge(f); ok {
-		return date.Add(age), true
+		// A cache should pass the origin's Date on (RFC 9111 4), which
+		// makes Date + Age its clock; some CDNs (Cloudflare) restamp Date
+		// when they serve a hit yet keep the copy's Age. The reading that
+		// agrees with the request's own clock is the one the cache used.
+		aged := date.Add(age)
+		fresh, ok1 := dateSkew(f, date)
+		kept, ok2 := dateSkew(f, aged)
+		if ok1 && ok2 && absDur(fresh) < absDur(kept) {
+			return date, true
+		}
+		return aged, true
 	}
 	if cacheHit(f.Response.Header) {
 		return time.Time{}, false
@@ -244,9 +255,9 @@ func rawDate(f *flow.Flow) time.Time {
 	return d
 }
 
-// ageNote tells the evidence reader that an Age was added.
-func ageNote(f *flow.Flow) string {
-	if age, ok := responseAge(f); ok && age > 0 {
+// ageNote tells the evidence reader that serverClock added the Age.
+func ageNote(f *flow.Flow, clock time.Time) string {
+	if age, ok := responseAge(f); ok && age > 0 && !clock.Equal(rawDate(f)) {
 		return " (plus Age " + roundDur(age) + ")"
 	}
 	return ""

@@ -30,6 +30,20 @@ related flows. Session cookies are Entra's SSO and sign-in cookies, the
 sign-in cookies of common app frameworks, and unknown cookies whose name
 says session, auth, token, state, nonce or correlation.
 
+A browser also keeps cookies back on purpose, and ordinary browsing is
+full of it: SameSite=Lax and Strict cookies stay off cross-site
+subresources, and Strict ones off cross-site navigations too (sites keep
+a Strict twin of their session cookie for that); a Partitioned cookie
+goes only to requests under the top-level site it was set in;
+third-party contexts go without; sites' scripts delete their own
+cookies. So a miss that the cookie's own SameSite explains is reported
+only on an app's sign-in callback (a request carrying code, id_token,
+state, error or a SAML response) that the app then refused (an error
+status, or a redirect to an error or back to sign-in); a miss explained
+by a third-party context, or by nothing visible, only on identity
+traffic; a partitioned cookie outside its partition never; a cookie the
+browser refused to store, always.
+
 Requests without any Cookie header are not evidence: curl, MSAL token
 calls and credential-less CORS fetches have no cookie store, and the
 Set-Cookie answers to such fetches are not stored by browsers either.
@@ -63,10 +77,10 @@ func runCookieDropped(p *inspect.Pass) error {
 		return nil // no cookie store: not evidence
 	}
 	ua := f.Request.Header.Get("User-Agent")
-	var mine []*flow.Flow // the client's earlier flows, newest first
+	var mine []*inspect.View // the client's earlier flows, newest first
 	for v := range recentViews(p.History, lookbackFlows) {
 		if v.Flow != nil && v.Flow.Request != nil && v.Flow.Request.Header.Get("User-Agent") == ua {
-			mine = append(mine, v.Flow)
+			mine = append(mine, v)
 			if len(mine) == cookieReplayFlows {
 				break
 			}
@@ -75,9 +89,12 @@ func runCookieDropped(p *inspect.Pass) error {
 	jar := decode.NewJar()
 	missed := map[droppedKey]bool{}
 	for i := len(mine) - 1; i >= 0; i-- {
-		for _, ev := range jar.Add(storableFlow(mine[i])) {
+		v := mine[i]
+		for _, ev := range jar.Add(storableFlow(v.Flow)) {
 			if ev.Kind == decode.CookieNotSent && sessionLikeCookie(ev.Name) {
-				missed[droppedKey{ua, ev.Host, ev.Name}] = true
+				if _, ok := judgeDropped(p.History, v, ev); ok {
+					missed[droppedKey{ua, ev.Host, ev.Name}] = true
+				}
 			}
 		}
 	}
@@ -86,10 +103,121 @@ func runCookieDropped(p *inspect.Pass) error {
 		if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) || missed[k] {
 			continue
 		}
+		why, ok := judgeDropped(p.History, p.View(), ev)
+		if !ok {
+			continue
+		}
 		missed[k] = true
-		p.Report(droppedFinding(p.History, f, ev))
+		p.Report(droppedFinding(p.History, f, ev, why))
 	}
 	return nil
+}
+
+// Kinds of reason a browser kept a cookie back (see droppedReason).
+const (
+	// dropRefused: the browser most likely never stored it.
+	dropRefused = iota
+	// dropSameSite: the cookie's own SameSite attribute keeps it off this
+	// request; the server asked for exactly that.
+	dropSameSite
+	// dropContext: the request or the cookie's setting ran in a
+	// cross-site context where browsers block or partition cookies.
+	dropContext
+	// dropUnexplained: nothing on the wire explains it.
+	dropUnexplained
+)
+
+// droppedWhy is the likeliest reason for a miss and its fix.
+type droppedWhy struct {
+	kind        int
+	reason, fix string
+}
+
+// judgeDropped decides whether a miss is evidence of a problem. A browser
+// keeps cookies back on purpose in ordinary browsing: a SameSite=Lax or
+// Strict cookie stays off cross-site subresources and (Strict) cross-site
+// navigations — sites rely on it, GitHub's __Host-user_session_same_site
+// twin for one — a partitioned cookie stays in the top-level site it was
+// set under, third-party contexts go without, and sites' scripts delete
+// their own cookies. So only a cookie the browser refused to store is
+// always reported; one its own SameSite keeps back only on a sign-in
+// callback the app then refused (form_post without the correlation
+// cookie); one kept back by the context, or for no visible reason, only on
+// identity traffic (a silent authorize in a hidden iframe without
+// ESTSAUTH).
+func judgeDropped(h *inspect.History, v *inspect.View, ev decode.CookieEvent) (droppedWhy, bool) {
+	if inOtherPartition(h, v.Flow, ev) {
+		return droppedWhy{}, false
+	}
+	why := droppedReason(h, v.Flow, ev)
+	switch why.kind {
+	case dropSameSite:
+		return why, refusedCallback(v)
+	case dropContext, dropUnexplained:
+		return why, v.Identity()
+	}
+	return why, true
+}
+
+// inOtherPartition reports a Partitioned (CHIPS) cookie that the request
+// could not get: browsers keep such a cookie under the top-level site it
+// was set in, so it goes only to requests made under that same top-level
+// site.
+func inOtherPartition(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) bool {
+	if !ev.Cookie.Partitioned || ev.SetBy < 0 {
+		return false
+	}
+	setter := h.Flow(ev.SetBy)
+	if setter == nil || setter.Flow.Request == nil {
+		return false
+	}
+	a, b := topLevelSite(setter.Flow), topLevelSite(f)
+	return a != "" && b != "" && a != b
+}
+
+// topLevelSite approximates the site of the top-level page a request was
+// made under: its own site unless it is cross-site, then the site of the
+// page that made it (Origin, else Referer).
+func topLevelSite(f *flow.Flow) string {
+	u, err := url.Parse(f.Request.URL)
+	if err != nil {
+		return ""
+	}
+	site, _, _ := requestContext(f)
+	if site != "cross-site" {
+		return siteOf(u.Hostname())
+	}
+	from := f.Request.Header.Get("Origin")
+	if from == "" || from == "null" {
+		from = f.Request.Header.Get("Referer")
+	}
+	if fu, err := url.Parse(from); err == nil && fu.Host != "" {
+		return siteOf(fu.Hostname())
+	}
+	return ""
+}
+
+// refusedCallback reports a request that delivers a sign-in answer to the
+// app (code, id_token, state, error or a SAML response in its query or
+// form) and that the app did not accept: an error status, no answer, or a
+// redirect to an error or back to sign-in.
+func refusedCallback(v *inspect.View) bool {
+	params := v.OAuth()
+	if params.Endpoint != decode.EndpointOther {
+		return false
+	}
+	if params.Code == "" && params.State == "" && !params.Has("id_token") && !params.Has("error") && !params.Has("SAMLResponse") {
+		return false
+	}
+	f := v.Flow
+	switch st := f.Status(); {
+	case st == 0 || st >= 400:
+		return true
+	case st >= 300 && st < 400:
+		loc := strings.ToLower(f.Response.Header.Get("Location"))
+		return strings.Contains(loc, "error") || strings.Contains(loc, "/authorize")
+	}
+	return false
 }
 
 // droppedKey is one cookie of one host as seen by one client.
@@ -177,14 +305,14 @@ func sessionLikeCookie(name string) bool {
 }
 
 // droppedFinding describes the first time a cookie was not sent back.
-func droppedFinding(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) inspect.Finding {
+func droppedFinding(h *inspect.History, f *flow.Flow, ev decode.CookieEvent, why droppedWhy) inspect.Finding {
 	c := ev.Cookie
 	others := len(decode.RequestCookies(f.Request))
 	purpose := "a session cookie"
 	if pur, _, ok := decode.KnownCookie(ev.Name); ok {
 		purpose = pur
 	}
-	reason, fix := droppedReason(h, f, ev)
+	reason, fix := why.reason, why.fix
 	related := []int{}
 	if ev.SetBy >= 0 && ev.SetBy != f.Index {
 		related = append(related, ev.SetBy)
@@ -232,7 +360,7 @@ func cookieAttrs(c decode.Cookie) string {
 }
 
 // droppedReason names the likeliest reason a browser kept a cookie back.
-func droppedReason(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) (reason, fix string) {
+func droppedReason(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) droppedWhy {
 	c := ev.Cookie
 	https := true
 	var setter *flow.Flow
@@ -243,30 +371,30 @@ func droppedReason(h *inspect.History, f *flow.Flow, ev decode.CookieEvent) (rea
 		}
 	}
 	if r := c.RejectReason(ev.SetByHost, https); r != "" {
-		return "the browser most likely refused to store it: " + r,
-			fmt.Sprintf("Fix how %s sets %s so browsers store it (Secure with SameSite=None, over https, under %d bytes, a Domain that covers the host)", ev.SetByHost, ev.Name, decode.MaxCookieSize)
+		return droppedWhy{dropRefused, "the browser most likely refused to store it: " + r,
+			fmt.Sprintf("Fix how %s sets %s so browsers store it (Secure with SameSite=None, over https, under %d bytes, a Domain that covers the host)", ev.SetByHost, ev.Name, decode.MaxCookieSize)}
 	}
 	if setter != nil {
 		if site, dest, _ := requestContext(setter); site == "cross-site" && (dest == "iframe" || dest == "frame") {
-			return fmt.Sprintf("flow %d set it inside a cross-site frame, where browsers that block third-party cookies do not store it (or keep it partitioned to that frame's top-level site)", ev.SetBy),
-				"Set the cookie in a top-level navigation (a redirect, not a hidden iframe), or mark it Partitioned if it is only needed inside that frame"
+			return droppedWhy{dropContext, fmt.Sprintf("flow %d set it inside a cross-site frame, where browsers that block third-party cookies do not store it (or keep it partitioned to that frame's top-level site)", ev.SetBy),
+				"Set the cookie in a top-level navigation (a redirect, not a hidden iframe), or mark it Partitioned if it is only needed inside that frame"}
 		}
 	}
 	site, dest, mode := requestContext(f)
 	cross := site == "cross-site"
 	switch {
 	case cross && c.SameSite == "Strict":
-		return "the request is cross-site and SameSite=Strict cookies never go on cross-site requests",
-			fmt.Sprintf("Set %s with SameSite=None; Secure if it must survive the return from Entra", ev.Name)
+		return droppedWhy{dropSameSite, "the request is cross-site and SameSite=Strict cookies never go on cross-site requests",
+			fmt.Sprintf("Set %s with SameSite=None; Secure if it must survive the return from Entra", ev.Name)}
 	case cross && (c.SameSite == "Lax" || c.SameSite == "") && !(mode == "navigate" && strings.EqualFold(f.Request.Method, "GET")):
-		return fmt.Sprintf("the request is a cross-site %s %s and SameSite=Lax cookies go cross-site only on top-level GET navigations (a form_post return is a POST)", f.Request.Method, orWord(dest, "request")),
-			fmt.Sprintf("Set %s with SameSite=None; Secure, or use response_mode=query so the return is a GET", ev.Name)
+		return droppedWhy{dropSameSite, fmt.Sprintf("the request is a cross-site %s %s and SameSite=Lax cookies go cross-site only on top-level GET navigations (a form_post return is a POST)", f.Request.Method, orWord(dest, "request")),
+			fmt.Sprintf("Set %s with SameSite=None; Secure, or use response_mode=query so the return is a GET", ev.Name)}
 	case cross && (dest == "iframe" || dest == "frame" || mode == "cors" || mode == "no-cors"):
-		return fmt.Sprintf("the request is a cross-site %s, where third-party cookie blocking (Safari, Firefox, Chrome with third-party cookies off) withholds cookies even with SameSite=None", orWord(dest, mode)),
-			"Avoid depending on third-party cookies: use a top-level redirect (or MSAL's redirect APIs) instead of a hidden iframe, or the browser's Storage Access API"
+		return droppedWhy{dropContext, fmt.Sprintf("the request is a cross-site %s, where third-party cookie blocking (Safari, Firefox, Chrome with third-party cookies off) withholds cookies even with SameSite=None", orWord(dest, mode)),
+			"Avoid depending on third-party cookies: use a top-level redirect (or MSAL's redirect APIs) instead of a hidden iframe, or the browser's Storage Access API"}
 	}
-	return "nothing in its attributes or the request explains it, so something removed it on the client (script, the user, an extension, a different browser profile with the same User-Agent)",
-		fmt.Sprintf("Find what removes %s on the client between flow %d and flow %d", ev.Name, ev.SetBy, f.Index)
+	return droppedWhy{dropUnexplained, "nothing in its attributes or the request explains it, so something removed it on the client (script, the user, an extension, a different browser profile with the same User-Agent)",
+		fmt.Sprintf("Find what removes %s on the client between flow %d and flow %d", ev.Name, ev.SetBy, f.Index)}
 }
 
 // requestContext returns the Fetch Metadata of a request; without those

@@ -23,7 +23,10 @@ resource whose scope names API permissions (https://graph.microsoft.com/
 Mail.Read, User.Read, .default): the v1 endpoint does not pick the
 audience from them, so the token is not for the API the app meant. OIDC
 scopes (openid, profile, email, offline_access) are normal on v1 and are
-not reported.
+not reported. Other servers use v1-shaped paths with scopes of their own
+(Cognito's /oauth2/authorize, Discord's /api/oauth2/token), so the v1
+check applies only where the path names an Entra tenant (a GUID, common,
+organizations, consumers, a domain, adfs) or Entra answered.
 
 The rule looks at requests only. The version of the token issued ("ver"
 1.0 or 2.0) follows the API's manifest, not the endpoint: Microsoft Graph
@@ -67,7 +70,7 @@ func runEndpointVersionMix(p *inspect.Pass) error {
 			Fix: fmt.Sprintf("Drop resource and ask for scope=%s (or the API's named scopes) on the v2 endpoint, or use the v1 endpoint /oauth2/%s", scope, v1Name(e)),
 		})
 	case "v1":
-		if params.Resource != "" {
+		if params.Resource != "" || !entraV1(p, params) {
 			return nil
 		}
 		api := apiScopes(params.Scope)
@@ -84,6 +87,30 @@ func runEndpointVersionMix(p *inspect.Pass) error {
 		})
 	}
 	return nil
+}
+
+// entraV1 reports whether a v1-shaped request (/…/oauth2/authorize,
+// /…/oauth2/token) went to Entra (or AD FS), whose v1 endpoints take
+// resource: the path names an Entra tenant (a GUID, common, organizations,
+// consumers, a domain, adfs), or Entra answered (x-ms-ests-server, an
+// AADSTS code). Other servers use the same paths with scopes of their own
+// (Cognito's /oauth2/authorize with aws.cognito.signin.user.admin,
+// Discord's /api/oauth2/token with identify, Salesforce's
+// /services/oauth2/token).
+func entraV1(p *inspect.Pass, params *decode.Params) bool {
+	t := strings.ToLower(params.Tenant)
+	switch {
+	case inspect.IsGUID(t), inspect.IsMetaTenant(t), t == "adfs", strings.Contains(t, "."):
+		return true
+	case entraAnswered(p.Flow):
+		return true
+	}
+	for _, e := range p.Errors() {
+		if e.Code() != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // apiScopes returns the scope values that name API permissions rather than

@@ -24,7 +24,9 @@ earlier Set-Cookie for the session makes that certain; 50133, 50132, 50173
 and 70043 mean the session was revoked or expired; 50076/50079 that MFA is
 needed; 65001 that consent is; 16000/16001 that Entra cannot pick the
 account. A warning: the client is expected to fall back to an interactive
-request.
+request. A silent failure without an AADSTS code from a server that is not
+Entra (no x-ms-ests-server header: Okta, Auth0 and Keycloak answer
+login_required too) is not explained, since the causes above are Entra's.
 
 Bad trace: GET /common/oauth2/v2.0/authorize?prompt=none&… from a hidden
 iframe with no Cookie header, answered
@@ -56,7 +58,9 @@ func runInteractionRequired(p *inspect.Pass) error {
 			break
 		}
 	}
-	if e == nil {
+	if e == nil || (e.Code() == 0 && !entraAnswered(p.Flow)) {
+		// Okta, Auth0 and Keycloak answer a silent request login_required
+		// too; the causes below are Entra's (its cookies, its codes).
 		return nil
 	}
 	f := p.Flow

@@ -30,9 +30,12 @@ callback is in the trace, the state the callback received. It reports:
   same redirect_uri started (warning: overlapping sign-ins, which an app
   that keeps a single state slot rejects);
 - a callback that received a different state than Entra sent (error);
-- a callback the app rejected with a state or correlation error although
-  the state matched (error: the app lost its own record, usually its
-  correlation cookie).
+- a callback the app rejected (an error status or a redirect naming a
+  state or correlation error) although the state matched (error: the app
+  lost its own record, usually its correlation cookie). A page answered
+  200 that merely mentions "invalid state" (an address form) accepted the
+  request, and a code without a state (a "?code=SUMMER24" coupon) is not
+  an authorization answer to judge.
 
 Bad trace: GET …/authorize?…&state=A (tab 1), GET …/authorize?…&state=B
 (tab 2), then POST /common/login → 302 https://app/cb?code=…&state=A: the
@@ -69,7 +72,10 @@ func runStateMismatch(p *inspect.Pass) error {
 			stateOfAnswer(p, r)
 		}
 	}
-	if params.Endpoint == decode.EndpointOther && params.Code != "" {
+	// A callback receives the code with the state; a request with a
+	// grant_type redeems the code at a token endpoint (Google's, Okta's
+	// paths are not Entra's) and never carries a state.
+	if params.Endpoint == decode.EndpointOther && params.Code != "" && params.GrantType == "" {
 		stateAtCallback(p, params)
 	}
 	return nil
@@ -134,6 +140,14 @@ func stateAtCallback(p *inspect.Pass, params *decode.Params) {
 			Fix:     "Pass state through unchanged: decode it exactly once, and keep it URL-safe (base64url) so no layer re-encodes it",
 			Related: []int{issue.Index},
 		})
+		return
+	}
+	// The app's refusal is evidence only when there was a state to echo
+	// and the app refused (an error status, or a redirect whose Location
+	// names the error): a "?code=SUMMER24" coupon redirect carries no
+	// state, and a page answered 200 that merely shows "Invalid state"
+	// beside an address form accepted the request.
+	if !issue.Resp.StatePresent || p.Flow.Status() < 300 {
 		return
 	}
 	marker := appStateError(p.Flow)
