@@ -11,6 +11,7 @@ package flow
 import (
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Header is one header line as it appeared on the wire: the original name
@@ -64,8 +65,12 @@ type Body struct {
 	Truncated bool   `json:"truncated,omitempty"`
 	// Encoding is the Content-Encoding the body was sent with ("" for identity).
 	Encoding string `json:"encoding,omitempty"`
+	// DecodeLimit caps the decoded view (Decoded) in bytes; 0 means
+	// DefaultDecodeLimit. The live proxy and the trace readers set it with
+	// DecodeLimitFor (--max-body, less for opaque media types).
+	DecodeLimit int64 `json:"-"`
 
-	decoded *decodedBody // Decoded's cache
+	decoded unsafe.Pointer // Decoded's cache, a *decodedBody set atomically
 }
 
 // Request is the client's request.

@@ -119,7 +119,8 @@ func dechunk(data []byte) ([]byte, bool) {
 		return nil, false
 	}
 	r := httputil.NewChunkedReader(bytes.NewReader(data))
-	out, err := io.ReadAll(io.LimitReader(r, flow.MaxDecodedBody))
+	// De-chunking only removes bytes: the input's length bounds the output.
+	out, err := io.ReadAll(io.LimitReader(r, int64(len(data))))
 	if err != nil {
 		return nil, false
 	}
@@ -362,8 +363,10 @@ func (s *sanitizer) samlValue(v, where string) string {
 	}
 	deflated := false
 	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("<")) {
-		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), flow.MaxDecodedBody))
-		if err != nil || !bytes.HasPrefix(bytes.TrimSpace(inflated), []byte("<")) {
+		// A deflated message that inflates past the decode limit is a bomb
+		// or nothing worth keeping: replaced, like one that does not inflate.
+		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), flow.DefaultDecodeLimit+1))
+		if err != nil || len(inflated) > flow.DefaultDecodeLimit || !bytes.HasPrefix(bytes.TrimSpace(inflated), []byte("<")) {
 			return s.redact(where, KindSAML, v)
 		}
 		data, deflated = inflated, true

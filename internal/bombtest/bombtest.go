@@ -10,14 +10,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/andybalholm/brotli"
 	kflate "github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 )
@@ -27,6 +28,19 @@ const GiB = 1 << 30
 
 // Encodings are the content codings a bomb can be built with.
 var Encodings = []string{"gzip", "deflate", "br", "zstd"}
+
+// Allocated runs fn and returns how many bytes the process allocated
+// meanwhile (runtime.MemStats.TotalAlloc): what fn cost the heap, whether
+// or not it was freed again, and not a timing. Other goroutines'
+// allocations count too, so call it with nothing else running.
+func Allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
 
 // Zeros is a reader of N zero bytes.
 type Zeros struct{ N int64 }
