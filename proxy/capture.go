@@ -134,8 +134,14 @@ func (b *capBuffer) Write(p []byte) {
 	b.buf = append(b.buf, p...)
 }
 
-func (b *capBuffer) body(encoding string) flow.Body {
-	return flow.Body{Raw: b.buf, Size: b.size, Truncated: b.truncated, Encoding: encoding}
+// body is the captured body of a message with headers h. Its decoded view
+// is capped like the capture (maxBody), or lower for a media type no rule
+// reads, so a compressed body costs inspection no more than an identity
+// one however far it would inflate.
+func (b *capBuffer) body(h flow.Headers, maxBody int64) flow.Body {
+	return flow.Body{Raw: b.buf, Size: b.size, Truncated: b.truncated,
+		Encoding:    strings.Join(h.Values("Content-Encoding"), ", "),
+		DecodeLimit: flow.DecodeLimitFor(h.Get("Content-Type"), maxBody)}
 }
 
 // exchange is one captured round trip in progress.
@@ -291,9 +297,9 @@ func (x *exchange) finish(errText string) {
 		t.Wait = x.firstByte.Sub(x.wrote)
 		t.Receive = now.Sub(x.firstByte)
 	}
-	f.Request.Body = x.reqBody.body(f.Request.Header.Get("Content-Encoding"))
+	f.Request.Body = x.reqBody.body(f.Request.Header, x.p.opts.MaxBody)
 	if f.Response != nil {
-		f.Response.Body = x.respBody.body(f.Response.Header.Get("Content-Encoding"))
+		f.Response.Body = x.respBody.body(f.Response.Header, x.p.opts.MaxBody)
 	}
 	f.Done = now
 	x.reqBody.release()

@@ -25,7 +25,7 @@ func TestCapBufferStaysAPrefixWhenStarved(t *testing.T) {
 	write(8000) // needs more than is left: starved
 	budget.give(1 << 20)
 	write(3000) // the budget is back, but the capture must not resume
-	body := b.body("")
+	body := b.body(nil, 0)
 	if !body.Truncated || body.Size != int64(len(sent)) {
 		t.Errorf("truncated %v, size %d; want true and %d", body.Truncated, body.Size, len(sent))
 	}

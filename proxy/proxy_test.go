@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/internal/bombtest"
 	"github.com/aadproxy/aadproxy/internal/proxytest"
 	"github.com/aadproxy/aadproxy/proxy"
 )
@@ -250,6 +251,72 @@ func TestHugeBodyStreamsWithCaptureCapped(t *testing.T) {
 	b := f.Response.Body
 	if !b.Truncated || int64(len(b.Raw)) != opts.MaxBody || b.Size != 20<<20 {
 		t.Errorf("capture: truncated %v, kept %d, size %d", b.Truncated, len(b.Raw), b.Size)
+	}
+}
+
+// TestBombsRelayUntouchedAndDecodeCapped fetches compression bombs of every
+// coding (and a nested chain) at once: each client receives the origin's
+// compressed bytes untouched, and each flow's decoded view is cut at
+// --max-body, or at the lower opaque limit for an image.
+func TestBombsRelayUntouchedAndDecodeCapped(t *testing.T) {
+	const size = 64 << 20 // far beyond any limit; the decode stops there
+	encs := append(bombtest.Encodings, "deflate, gzip")
+	bombs := map[string][]byte{}
+	for _, enc := range encs {
+		b, err := bombtest.Body(enc, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bombs[enc] = b
+	}
+	origin := proxytest.StartOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc := r.URL.Query().Get("enc")
+		w.Header().Set("Content-Type", r.URL.Query().Get("type"))
+		w.Header().Set("Content-Encoding", enc)
+		w.Write(bombs[enc])
+	}))
+	opts := proxy.Default()
+	opts.MaxBody = 2 << 20
+	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
+	opts.UpstreamRoots = origin.Roots()
+	p := proxytest.Start(t, opts)
+	client := p.Client()
+	client.Transport.(*http.Transport).DisableCompression = true
+	var wg sync.WaitGroup
+	types := map[string]string{}
+	for i, enc := range encs {
+		types[enc] = "application/json"
+		if i == 0 {
+			types[enc] = "image/png"
+		}
+		wg.Go(func() {
+			resp, err := client.Get("https://" + loginHost + "/bomb?enc=" + url.QueryEscape(enc) + "&type=" + url.QueryEscape(types[enc]))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(got, bombs[enc]) || resp.Header.Get("Content-Encoding") != enc {
+				t.Errorf("%s bomb: the client got %d bytes (%v) under %q, want the origin's %d untouched", enc, len(got), err, resp.Header.Get("Content-Encoding"), len(bombs[enc]))
+			}
+		})
+	}
+	wg.Wait()
+	for _, f := range p.WaitFlows(t, len(encs)) {
+		b := &f.Response.Body
+		enc := b.Encoding
+		want := opts.MaxBody
+		if types[enc] == "image/png" {
+			want = flow.OpaqueDecodeLimit
+		}
+		if b.DecodeLimit != want {
+			t.Errorf("%s bomb (%s): decode limit %d, want %d", enc, types[enc], b.DecodeLimit, want)
+		}
+		data, err := b.Decoded()
+		if limit, ok := flow.IsCut(err); !ok || limit != want || int64(len(data)) != want {
+			t.Errorf("%s bomb: decoded %d bytes, %v; want a view cut at %d", enc, len(data), err, want)
+		}
 	}
 }
 
