@@ -51,7 +51,13 @@ func (b *Body) decode() ([]byte, error) {
 	if _, ok := r.(*layer); !ok {
 		return b.Raw, nil // identity only: the view is Raw itself
 	}
-	data, cut, err := readLimited(r, limit, len(b.Raw))
+	// A first guess from the compressed size; one past half the limit
+	// might as well be the limit, which a doubling would reach anyway.
+	guess := min(limit, max(int64(len(b.Raw))*4, 4096))
+	if guess > limit/2 {
+		guess = limit
+	}
+	data, cut, err := ReadAtMost(r, limit, guess)
 	if cut {
 		return data, &CutError{Limit: limit}
 	}
@@ -148,41 +154,44 @@ func layerErr(enc string, err error) error {
 	return &layerError{enc: enc, err: err}
 }
 
-// readLimited reads r into one slice of at most limit bytes, and reports
-// cut when r had more. The slice starts at a guess from the compressed size
-// and doubles, but once it would pass a quarter of the limit it goes
-// straight to the limit: a bomb then costs at most 1.5× the limit in all
-// (the doublings below a quarter add up to less than half of it), where
-// doubling all the way costs 2×. A body that ends well short of its
-// slice's capacity is copied to its own size, so the view kept with the
-// flow is no bigger than the body.
-func readLimited(r io.Reader, limit int64, rawLen int) (data []byte, cut bool, err error) {
-	size := min(limit, max(int64(rawLen)*4, 4096))
-	if size > limit/2 {
-		size = limit
+// ReadAtMost reads r into one slice of at most limit bytes, and reports
+// more when r had more (one byte past the limit has then been read from r).
+// size is the length to expect, or 0 when unknown: the slice starts at it
+// (4 KiB when unknown) and doubles, but once it would pass a quarter of the
+// limit it goes straight to the limit, so a reader that never ends costs at
+// most 1.5× the limit in all (the doublings below a quarter add up to less
+// than half of it), where doubling all the way costs 2×. A body that ends
+// well short of its slice's capacity is copied to its own size, so what a
+// caller keeps is no bigger than the body. limit must be positive.
+func ReadAtMost(r io.Reader, limit, size int64) (data []byte, more bool, err error) {
+	if size <= 0 {
+		size = 4096
 	}
-	buf := make([]byte, 0, int(size))
+	buf := make([]byte, 0, int(min(size, limit)))
 	for idle := 0; ; {
 		if len(buf) == cap(buf) {
-			if int64(len(buf)) >= limit {
-				// Full: one more byte says whether the body goes on.
-				var one [1]byte
-				n, err := io.ReadFull(r, one[:])
-				if n > 0 {
-					return buf, true, nil
-				}
+			// Full: one more byte says whether the body goes on, before
+			// anything is grown for it (a body of the expected size
+			// ends here).
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			if n == 0 {
 				if err == io.EOF {
 					err = nil
 				}
 				return buf, false, err
 			}
-			next := int64(cap(buf)) * 2
+			if int64(len(buf)) >= limit {
+				return buf, true, nil
+			}
+			next := max(int64(cap(buf))*2, 4096)
 			if next > limit/4 {
 				next = limit
 			}
-			grown := make([]byte, len(buf), int(next))
+			grown := make([]byte, len(buf), int(min(next, limit)))
 			copy(grown, buf)
-			buf = grown
+			buf = append(grown, one[0])
+			continue
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

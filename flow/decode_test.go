@@ -212,3 +212,33 @@ func FuzzDecoded(f *testing.F) {
 		}
 	})
 }
+
+func TestReadAtMost(t *testing.T) {
+	for _, tc := range []struct {
+		n, limit, size int64
+		want           int64
+		more           bool
+	}{
+		{0, 10, 0, 0, false},
+		{5, 10, 0, 5, false},
+		{10, 10, 0, 10, false},
+		{11, 10, 0, 10, true},
+		{5 << 20, 10 << 20, 5 << 20, 5 << 20, false},
+		{50 << 20, 10 << 20, 0, 10 << 20, true},
+		{50 << 20, 10 << 20, 1 << 20, 10 << 20, true},
+	} {
+		var data []byte
+		var more bool
+		var err error
+		alloc := bombtest.Allocated(func() { data, more, err = ReadAtMost(&bombtest.Zeros{N: tc.n}, tc.limit, tc.size) })
+		if int64(len(data)) != tc.want || more != tc.more || err != nil {
+			t.Errorf("ReadAtMost(%d bytes, limit %d, size %d) = %d bytes, more %v, %v; want %d, %v", tc.n, tc.limit, tc.size, len(data), more, err, tc.want, tc.more)
+		}
+		if tc.size == tc.n && tc.n > 0 && alloc > uint64(tc.n)+1024 {
+			t.Errorf("ReadAtMost(%d bytes, size given) allocated %d: want one slice of the size", tc.n, alloc)
+		}
+		if bound := uint64(tc.limit) * 3 / 2; alloc > bound+1024 {
+			t.Errorf("ReadAtMost(%d bytes, limit %d) allocated %d, over 1.5× the limit", tc.n, tc.limit, alloc)
+		}
+	}
+}
