@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -177,17 +178,24 @@ func requestFromFlow(r *flow.Request, start time.Time) Request {
 // bodyView is a body as HAR stores it.
 type bodyView struct {
 	data      []byte // decoded bytes, or the raw bytes when raw is set
-	raw       bool   // decoding failed: data holds the wire bytes
+	raw       bool   // decoding failed or was cut: data holds the wire bytes
 	decodeErr error
 	truncated bool
+	// decoded: data was decoded before the flow reached the writer (a
+	// flow read from a HAR, or sanitized), while the headers still name
+	// the Content-Encoding it was sent with.
+	decoded bool
 }
 
-func viewBody(b *flow.Body) bodyView {
+func viewBody(b *flow.Body, h flow.Headers) bodyView {
 	v := bodyView{truncated: b.Truncated}
 	if b.Encoding == "" {
 		v.data = b.Raw
+		v.decoded = len(b.Raw) > 0 && hasRealEncoding(h)
 		return v
 	}
+	// A view cut at its limit is not the body: the wire bytes are, and
+	// they are what a bomb costs to keep.
 	d, err := b.Decoded()
 	switch {
 	case err == nil:
@@ -211,7 +219,10 @@ func (v bodyView) text() *bodyText {
 
 func (v bodyView) comment(b *flow.Body) string {
 	var c string
-	if v.truncated {
+	switch {
+	case v.truncated && v.decoded:
+		c = fmt.Sprintf("aadproxy: body truncated by the capture limit (%d decoded bytes kept of a body sent as %d bytes)", len(v.data), b.Size)
+	case v.truncated:
 		c = fmt.Sprintf("aadproxy: body truncated by the capture limit (%d of %d wire bytes kept)", len(b.Raw), b.Size)
 	}
 	if v.raw {
@@ -221,8 +232,8 @@ func (v bodyView) comment(b *flow.Body) string {
 }
 
 func postDataFromFlow(r *flow.Request) *PostData {
-	v := viewBody(&r.Body)
-	p := &PostData{MimeType: r.Header.Get("Content-Type"), Truncated: v.truncated}
+	v := viewBody(&r.Body, r.Header)
+	p := &PostData{MimeType: r.Header.Get("Content-Type"), Truncated: v.truncated, Raw: v.raw}
 	if p.body = v.text(); p.body != nil {
 		p.Encoding = p.body.encoding()
 	}
@@ -392,7 +403,7 @@ func parseCookieDate(s string) (time.Time, bool) {
 }
 
 func responseFromFlow(r *flow.Response, start time.Time) *Response {
-	v := viewBody(&r.Body)
+	v := viewBody(&r.Body, r.Header)
 	out := &Response{
 		Status:      Int(r.Status),
 		StatusText:  r.Reason,
@@ -414,7 +425,7 @@ func responseFromFlow(r *flow.Response, start time.Time) *Response {
 		out.Content.Encoding = out.Content.body.encoding()
 	}
 	switch {
-	case v.raw || (v.truncated && r.Body.Encoding != ""):
+	case v.raw || (v.truncated && (r.Body.Encoding != "" || v.decoded)):
 		// The full decoded size is unknown; report what is here.
 		out.Content.Size = Int(len(v.data))
 	case v.truncated:
@@ -472,6 +483,11 @@ func FlowFromEntry(e *Entry, index int) (*flow.Flow, error) {
 			data = paramsBody(p.Params)
 		}
 		f.Request.Body = flow.Body{Raw: data, Truncated: p.Truncated}
+		if p.Raw {
+			// Still the wire bytes (see responseToFlow).
+			f.Request.Body.Encoding = strings.Join(f.Request.Header.Values("Content-Encoding"), ", ")
+		}
+		f.Request.Body.DecodeLimit = flow.DecodeLimitFor(p.MimeType, flow.DefaultDecodeLimit)
 	}
 	f.Request.Body.Size = bodySize(req.BodySize, len(f.Request.Body.Raw))
 
@@ -531,10 +547,12 @@ func responseToFlow(r *Response) *flow.Response {
 	out.Body.Raw = bodyBytes(c.Text, c.Encoding)
 	out.Body.Truncated = c.Truncated
 	if c.Raw {
-		// Decoding failed when this was recorded, so these are still the
-		// wire bytes: keep their encoding so Decoded can try again.
-		out.Body.Encoding = out.Header.Get("Content-Encoding")
+		// Decoding failed (or was cut at its limit) when this was
+		// recorded, so these are still the wire bytes: keep their
+		// encoding so Decoded can try again, under the same limit.
+		out.Body.Encoding = strings.Join(out.Header.Values("Content-Encoding"), ", ")
 	}
+	out.Body.DecodeLimit = flow.DecodeLimitFor(cmp.Or(c.MimeType, out.Header.Get("Content-Type")), flow.DefaultDecodeLimit)
 	out.Body.Size = bodySize(r.BodySize, len(out.Body.Raw))
 	return out
 }

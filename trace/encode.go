@@ -459,6 +459,7 @@ func (p *PostData) encode(enc *encoder) {
 	w.strOmit("encoding", p.Encoding)
 	w.strOmit("comment", p.Comment)
 	w.boolTrue("_aadproxyTruncated", p.Truncated)
+	w.boolTrue("_aadproxyRawContent", p.Raw)
 	w.close()
 }
 

@@ -155,6 +155,9 @@ type PostData struct {
 	Comment  string  `json:"comment,omitempty"`
 	// Truncated marks a body cut by aadproxy's capture limit.
 	Truncated bool `json:"_aadproxyTruncated,omitempty"`
+	// Raw marks Text as the bytes as they crossed the wire, still encoded
+	// (see Content.Raw).
+	Raw bool `json:"_aadproxyRawContent,omitempty"`
 
 	// body, when set, is written in place of Text: the writer encodes it
 	// straight from the captured bytes (see bodyText).
@@ -182,7 +185,8 @@ type Content struct {
 	// Truncated marks a body cut by aadproxy's capture limit.
 	Truncated bool `json:"_aadproxyTruncated,omitempty"`
 	// Raw marks Text as the bytes as they crossed the wire, still encoded,
-	// because decoding them failed.
+	// because decoding them failed or would have inflated them past the
+	// decode limit (a compression bomb is recorded as it was sent).
 	Raw bool `json:"_aadproxyRawContent,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`

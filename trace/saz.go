@@ -30,9 +30,11 @@ import (
 // _index.htm that Fiddler ignores when loading.
 
 // MaxSAZBody caps how many bytes of each SAZ body are kept in a flow, the
-// way the live proxy caps its capture: a longer body is kept Truncated with
-// its true Size, so one huge session cannot exhaust memory.
-const MaxSAZBody = 64 << 20
+// way the live proxy caps its capture (the same as its default --max-body):
+// a longer body is kept Truncated with its true Size, so one huge session,
+// or a zip member that inflates a thousandfold, cannot exhaust memory. A
+// body's decoded view is capped the same way (flow.DecodeLimitFor).
+const MaxSAZBody = flow.DefaultDecodeLimit
 
 // maxSAZHead bounds a raw message's start line and headers.
 const maxSAZHead = 1 << 20
@@ -777,16 +779,21 @@ func chunked(h flow.Headers) bool {
 // that does not decode keeps what did and reports why in perr.
 func readRawBody(br *bufio.Reader, h flow.Headers) (b flow.Body, perr, err error) {
 	var src io.Reader = br
+	var expect int64 // what Content-Length announces: read into one slice of that size
 	if chunked(h) {
 		src = httputil.NewChunkedReader(br)
+	} else if cl, err := strconv.ParseInt(strings.TrimSpace(h.Get("Content-Length")), 10, 64); err == nil {
+		expect = cl
 	}
-	var buf bytes.Buffer
-	n, cerr := io.Copy(&buf, io.LimitReader(src, MaxSAZBody))
+	data, more, cerr := flow.ReadAtMost(src, MaxSAZBody, expect)
 	var rest int64
-	if cerr == nil {
+	if cerr == nil && more {
+		// Counted, not kept: one byte past the cap was read already.
 		rest, cerr = io.Copy(io.Discard, src)
+		rest++
 	}
-	b = flow.Body{Raw: buf.Bytes(), Size: n + rest, Truncated: rest > 0}
+	b = flow.Body{Raw: data, Size: int64(len(data)) + rest, Truncated: more,
+		DecodeLimit: flow.DecodeLimitFor(h.Get("Content-Type"), MaxSAZBody)}
 	if len(b.Raw) == 0 {
 		b.Raw = nil
 	}
