@@ -71,6 +71,11 @@ func newBodyText(data []byte) bodyText {
 	return bodyText{data: data, base64: !isText(data)}
 }
 
+// IsText reports whether aadproxy's HAR writers store data as text rather
+// than base64: UTF-8 without control characters other than whitespace.
+// Writers of HAR bodies elsewhere (sanitize) choose the same way.
+func IsText(data []byte) bool { return isText(data) }
+
 func isText(data []byte) bool {
 	for i := 0; i < len(data); {
 		// Eight bytes at a time, looking closer only at a word with a

@@ -347,7 +347,10 @@ func decodeWithExtra(b []byte, v any) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal(b, v); err != nil {
 		return nil, err
 	}
-	var all map[string]json.RawMessage
+	// The fields are listed as views into b, and only the extra ones are
+	// copied: a json.RawMessage per field would copy every body once more
+	// at each level it is nested in (entry, response, content).
+	var all map[string]rawView
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, err
 	}
@@ -364,9 +367,19 @@ func decodeWithExtra(b []byte, v any) (map[string]json.RawMessage, error) {
 		if extra == nil {
 			extra = make(map[string]json.RawMessage)
 		}
-		extra[k] = raw
+		extra[k] = bytes.Clone(raw)
 	}
 	return extra, nil
+}
+
+// rawView is a JSON value as a view into the document being decoded,
+// valid only while the call that decodes it runs (unlike json.RawMessage,
+// which copies).
+type rawView []byte
+
+func (r *rawView) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
 }
 
 var knownCache sync.Map // reflect.Type → map[string]bool

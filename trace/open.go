@@ -238,6 +238,11 @@ type ConvertOptions struct {
 	Progress io.Writer
 	// Version is the aadproxy version written as the HAR's creator.
 	Version string
+	// Transform, when set, is applied to each flow before it is written,
+	// and what it returns is written instead (sanitize uses it, so no
+	// unsanitized copy is ever written). It must not keep the flows it is
+	// given, and may return an error to stop the conversion.
+	Transform func(*flow.Flow) (*flow.Flow, error)
 }
 
 // Convert converts the trace at in (any format Open reads) to out, whose
@@ -263,18 +268,31 @@ func ConvertWith(in, out string, opts ConvertOptions) error {
 		return fmt.Errorf("convert %s: the output %s is the input file; choose another name", in, out)
 	}
 	ropts := OpenOptions{Progress: opts.Progress}
+	// Each flow is read, transformed and written before the next is read:
+	// memory is bounded by one flow, whatever the trace's length.
+	each := func(write func(*flow.Flow) error) func(int, *flow.Flow) error {
+		return func(_ int, f *flow.Flow) error {
+			if opts.Transform != nil {
+				var err error
+				if f, err = opts.Transform(f); err != nil {
+					return err
+				}
+			}
+			return write(f)
+		}
+	}
 	return writeAtomic(out, func(w io.Writer) error {
 		var n int
 		var err error
 		if format == ".saz" {
 			sw := NewSAZWriter(w, 0)
-			n, _, err = OpenWith(in, ropts, func(_ int, f *flow.Flow) error { return sw.Write(f) })
+			n, _, err = OpenWith(in, ropts, each(sw.Write))
 			if err == nil {
 				err = sw.Close()
 			}
 		} else {
 			hw := newHARWriter(w, "aadproxy", opts.Version)
-			n, _, err = OpenWith(in, ropts, func(_ int, f *flow.Flow) error { return hw.write(f) })
+			n, _, err = OpenWith(in, ropts, each(hw.write))
 			if err == nil {
 				err = hw.close()
 			}

@@ -618,9 +618,10 @@ func applySAZMeta(f *flow.Flow, m *sazMeta) {
 
 // restoreBody undoes what WriteSAZ had to change to write a body Fiddler
 // can show: a truncated body's true size, and the Content-Encoding header
-// of a body that was already decoded.
+// of a body that was already decoded. The size is the body's on the wire,
+// which a decoded body may exceed.
 func restoreBody(b *flow.Body, h *flow.Headers, truncated, decodedFrom string) {
-	if size, err := strconv.ParseInt(truncated, 10, 64); err == nil && size >= int64(len(b.Raw)) {
+	if size, err := strconv.ParseInt(truncated, 10, 64); err == nil && size >= 0 && (size >= int64(len(b.Raw)) || decodedFrom != "") {
 		b.Truncated, b.Size = true, size
 	}
 	if decodedFrom != "" {
