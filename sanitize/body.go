@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"mime"
 	"net/http/httputil"
@@ -30,9 +31,13 @@ func (s *sanitizer) body(data []byte, mimeType, where string) (out []byte, chang
 		b := flow.Body{Raw: data, Encoding: "gzip"}
 		// A stream cut short still yields its prefix, which is all a
 		// reader of the trace could have seen.
-		if d, _ := b.Decoded(); len(d) > 0 {
+		if d, err := b.Decoded(); len(d) > 0 {
 			data = d
-			notes = append(notes, "gzip data decompressed so it could be sanitized")
+			if limit, cut := flow.IsCut(err); cut {
+				notes = append(notes, fmt.Sprintf("gzip data inflates past %d bytes; only those, decompressed and sanitized, are kept", limit))
+			} else {
+				notes = append(notes, "gzip data decompressed so it could be sanitized")
+			}
 		}
 	}
 	if d, ok := dechunk(data); ok {

@@ -6,39 +6,55 @@ import (
 	"io"
 	"os"
 
+	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/trace"
 )
 
 // checkKey keys Check's throw-away placeholders; they are never shown.
 var checkKey = []byte("aadproxy sanitize --check, not a secret")
 
-// Check lists the secret-looking values left in the HAR at path: signed
+// Check lists the secret-looking values left in the trace at path (a HAR,
+// or a SAZ read flow by flow as FlowsFile sanitizes it): signed
 // JWTs, refresh tokens and other opaque Entra tokens, authorization codes,
 // passwords, client secrets and assertions, session cookie values,
 // Authorization credentials, flow tokens and canaries, SAML signatures and
 // attribute values, and long random values under names that say nothing.
-// It runs the same policy as HARFile and reports what HARFile would
-// replace, so a file HARFile wrote has no findings; personal data that is
-// not a secret (addresses, names, non-secret claims) is not reported.
+// It runs the same policy as HARFile (FlowsFile for a SAZ) and reports what
+// it would replace, so a file either wrote has no findings; personal data
+// that is not a secret (addresses, names, non-secret claims) is not
+// reported. Memory is bounded by one entry or flow, with the trace readers'
+// caps on bodies, and nothing is written anywhere.
 //
 // On a damaged file it returns the findings from the entries before the
 // damage together with the error.
 func Check(path string) ([]Finding, error) {
-	f, err := os.Open(path)
+	format, err := trace.Format(path)
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}
-	defer f.Close()
 	rec := &recorder{}
 	s := newSanitizer(Options{Key: checkKey}.Default(), rec)
-	s.detect = true
-	err = s.checkHAR(f)
+	s.detect, s.share = true, true
+	if format == trace.FormatSAZ {
+		_, _, err = trace.Open(path, func(i int, f *flow.Flow) error {
+			s.entry = i
+			s.flow(f)
+			return nil
+		})
+	} else {
+		var f *os.File
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("check %s: %w", path, err)
+		}
+		defer f.Close()
+		err = s.checkHAR(f)
+	}
 	var out []Finding
 	for _, it := range rec.items {
 		if notSecret[it.kind] {
 			continue
 		}
-		out = append(out, Finding{Entry: it.entry, Location: it.loc, Kind: it.kind, Sample: sample(it.orig)})
+		out = append(out, Finding{Entry: it.entry, Location: it.loc, Kind: it.kind, Sample: it.sample})
 	}
 	if err != nil {
 		return out, fmt.Errorf("check %s: %w", path, err)

@@ -1,9 +1,11 @@
 package sanitize
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/aadproxy/aadproxy/flow"
+	"github.com/aadproxy/aadproxy/trace"
 )
 
 // Flow returns a sanitized copy of f; f is never changed. Redactions are
@@ -27,6 +29,34 @@ func Flow(f *flow.Flow, o Options, rep *Report) *flow.Flow {
 	out := s.flow(f)
 	rec.appendTo(rep)
 	return out
+}
+
+// FlowsFile sanitizes the trace at in (a SAZ, or any trace trace.Open
+// reads) flow by flow into out, in the format out's extension names (.saz
+// or .har), as trace.ConvertWith writes it: atomically, into a private
+// file, nothing on error. Each flow is read, sanitized and written before
+// the next is read, so memory is bounded by one flow (with the readers'
+// caps on bodies), and no unsanitized copy is written anywhere. co's
+// Transform is replaced. A HAR that stays a HAR is better given to
+// HARFile, which also keeps the log's pages, comments and browser.
+func FlowsFile(in, out string, o Options, co trace.ConvertOptions) (Report, error) {
+	o = o.Default()
+	if err := o.Validate(); err != nil {
+		return Report{}, fmt.Errorf("sanitize %s: %w", in, err)
+	}
+	rec := &recorder{}
+	s := newSanitizer(o, rec)
+	s.share = true
+	co.Transform = func(f *flow.Flow) (*flow.Flow, error) {
+		s.entry = f.Index
+		return s.flow(f), nil
+	}
+	if err := trace.ConvertWith(in, out, co); err != nil {
+		return Report{}, fmt.Errorf("sanitize: %w", err)
+	}
+	var rep Report
+	rec.appendTo(&rep)
+	return rep, nil
 }
 
 // Text removes secrets from free text (a finding's evidence, an error
@@ -77,16 +107,21 @@ func (s *sanitizer) flowHeaders(h flow.Headers, side string) flow.Headers {
 	return out
 }
 
-// flowBody sanitizes a flow body. The result never shares Raw with b.
+// flowBody sanitizes a flow body. The result never shares Raw (or its
+// decoded view) with b, unless s.share.
 func (s *sanitizer) flowBody(b flow.Body, mimeType, where string) flow.Body {
+	clone := slices.Clone[[]byte]
+	if s.share {
+		clone = func(b []byte) []byte { return b }
+	}
 	out := b
-	out.Raw = slices.Clone(b.Raw)
 	if len(b.Raw) == 0 {
+		out.Raw = clone(b.Raw)
 		return out
 	}
 	data := b.Raw
 	if b.Encoding != "" {
-		d, _ := b.Decoded()
+		d, err := b.Decoded()
 		if len(d) == 0 {
 			// Nothing could be decoded: the bytes are unreadable here,
 			// so they cannot be shown to be free of secrets.
@@ -94,16 +129,25 @@ func (s *sanitizer) flowBody(b flow.Body, mimeType, where string) flow.Body {
 			out.Encoding = ""
 			return out
 		}
+		if _, cut := flow.IsCut(err); cut {
+			// The body inflates past its decode limit (a bomb, most
+			// likely): only the prefix that was checked is kept.
+			out.Truncated = true
+		}
 		data = d
 	}
 	nb, changed, _ := s.body(data, mimeType, where)
 	if !changed && b.Encoding == "" {
+		out.Raw = clone(b.Raw)
 		return out
 	}
 	// An encoded body is always replaced by its decoded form, even when
 	// nothing in it was secret: bytes a decoder skips (after the end of a
-	// gzip stream, say) are bytes nobody checked.
-	out.Raw = slices.Clone(nb)
-	out.Encoding = ""
+	// gzip stream, say) are bytes nobody checked. A changed body is new
+	// bytes already; an unchanged one is b's view, copied.
+	if !changed {
+		nb = clone(nb)
+	}
+	out = flow.Body{Raw: nb, Size: b.Size, Truncated: out.Truncated, DecodeLimit: b.DecodeLimit}
 	return out
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/trace"
@@ -114,11 +113,15 @@ func (s *sanitizer) harRequest(r *trace.Request) trace.Request {
 		if mimeType == "" {
 			mimeType = headerValue(r.Headers, "Content-Type")
 		}
-		text, enc, note := s.harText(p.Text, p.Encoding, false, "", mimeType, "request.postData")
-		p.Text, p.Encoding = text, enc
-		if note != "" {
-			p.Comment = joinComment(p.Comment, "aadproxy sanitize: "+note)
+		hb := s.harText(p.Text, p.Encoding, p.Raw, headerValues(r.Headers, "Content-Encoding"), mimeType, "request.postData")
+		if hb.note != "" {
+			p.Comment = joinComment(p.Comment, "aadproxy sanitize: "+hb.note)
 		}
+		if hb.text != p.Text || hb.encoding != p.Encoding {
+			p.Raw = false
+		}
+		p.Text, p.Encoding = hb.text, hb.encoding
+		p.Truncated = p.Truncated || hb.cut
 		out.PostData = &p
 	}
 	return out
@@ -139,60 +142,93 @@ func (s *sanitizer) harResponse(r *trace.Response) *trace.Response {
 	if mimeType == "" {
 		mimeType = headerValue(r.Headers, "Content-Type")
 	}
-	text, enc, note := s.harText(c.Text, c.Encoding, c.Raw, headerValue(r.Headers, "Content-Encoding"), mimeType, "response.content")
-	if note != "" {
-		c.Comment = joinComment(c.Comment, "aadproxy sanitize: "+note)
+	hb := s.harText(c.Text, c.Encoding, c.Raw, headerValues(r.Headers, "Content-Encoding"), mimeType, "response.content")
+	if hb.note != "" {
+		c.Comment = joinComment(c.Comment, "aadproxy sanitize: "+hb.note)
 	}
-	if text != c.Text || enc != c.Encoding {
-		// Whatever was raw has been decoded or replaced.
+	if hb.text != c.Text || hb.encoding != c.Encoding {
+		// Whatever was raw has been decoded or replaced: the size is now
+		// the content's own.
+		if c.Raw {
+			c.Size, c.Compression = trace.Int(hb.size), 0
+		}
 		c.Raw = false
 	}
-	c.Text, c.Encoding = text, enc
+	c.Text, c.Encoding = hb.text, hb.encoding
+	c.Truncated = c.Truncated || hb.cut
 	out.Content = c
 	return &out
+}
+
+// harBody is a HAR body as harText leaves it.
+type harBody struct {
+	text, encoding string
+	note           string // for the comment: how the body's form changed
+	size           int    // bytes the new text holds (decoded from base64); set when it changed
+	cut            bool   // raw content inflated past the decode limit: a prefix
 }
 
 // harText sanitizes HAR body text. encoding "base64" is undone and redone;
 // raw marks wire bytes still under contentEncoding, which are decoded first
 // (or replaced when they cannot be). The text is returned unchanged when
-// nothing in it was secret.
-func (s *sanitizer) harText(text, encoding string, raw bool, contentEncoding, mimeType, where string) (string, string, string) {
+// nothing in it was secret. Raw content that inflates past the decode limit
+// comes back as its decoded prefix, sanitized, marked cut.
+func (s *sanitizer) harText(text, encoding string, raw bool, contentEncoding, mimeType, where string) harBody {
+	replaced := func(t, note string) harBody { return harBody{text: t, note: note, size: len(t)} }
 	if text == "" {
-		return text, encoding, ""
+		return harBody{text: text, encoding: encoding}
 	}
 	isB64 := strings.EqualFold(encoding, "base64")
-	data := []byte(text)
-	if isB64 {
-		_, d := decodeB64(text)
+	var data []byte
+	if !isB64 {
+		data = []byte(text)
+	} else {
+		// Standard base64 first: it is what HAR writers use, and a failed
+		// attempt costs a body's worth of memory.
+		d, err := base64.StdEncoding.DecodeString(text)
+		if err != nil {
+			_, d = decodeB64(text)
+		}
 		if d == nil {
 			d, _ = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
 		}
 		if d == nil {
-			return s.redact(where, KindBody, text), "", "content declared base64 but not decodable; replaced"
+			return replaced(s.redact(where, KindBody, text), "content declared base64 but not decodable; replaced")
 		}
 		data = d
 	}
 	var notes []string
+	cut := false
 	if raw && contentEncoding != "" {
-		b := flow.Body{Raw: data, Encoding: contentEncoding}
-		d, _ := b.Decoded()
+		b := flow.Body{Raw: data, Encoding: contentEncoding, DecodeLimit: flow.DecodeLimitFor(mimeType, flow.DefaultDecodeLimit)}
+		d, err := b.Decoded()
 		if len(d) == 0 {
-			return s.redact(where, KindBody, string(data)), "", "raw " + contentEncoding + " content could not be decoded; replaced"
+			return replaced(s.redact(where, KindBody, string(data)), "raw "+contentEncoding+" content could not be decoded; replaced")
 		}
 		data = d
-		notes = append(notes, "raw "+contentEncoding+" content decoded so it could be sanitized")
+		if limit, ok := flow.IsCut(err); ok {
+			cut = true
+			notes = append(notes, fmt.Sprintf("raw %s content inflates past %d bytes; only those, decoded and sanitized, are kept", contentEncoding, limit))
+		} else {
+			notes = append(notes, "raw "+contentEncoding+" content decoded so it could be sanitized")
+		}
 	}
 	out, changed, note := s.body(data, mimeType, where)
 	if note != "" {
 		notes = append(notes, note)
 	}
-	if !changed && len(notes) == 0 {
-		return text, encoding, ""
+	if (!changed && len(notes) == 0) || s.detect {
+		// Check drops what it sanitizes: nothing to encode again.
+		return harBody{text: text, encoding: encoding, cut: cut}
 	}
-	if isB64 || !utf8.Valid(out) {
-		return base64.StdEncoding.EncodeToString(out), "base64", strings.Join(notes, "; ")
+	hb := harBody{text: string(out), note: strings.Join(notes, "; "), size: len(out), cut: cut}
+	// Binary, or text with NUL and other control bytes, goes back as
+	// base64, as aadproxy's writers store it: a NUL escaped in JSON text
+	// takes six bytes.
+	if isB64 || !trace.IsText(out) {
+		hb.text, hb.encoding = base64.StdEncoding.EncodeToString(out), "base64"
 	}
-	return string(out), "", strings.Join(notes, "; ")
+	return hb
 }
 
 // bareIP returns a serverIPAddress the HAR schema accepts: Chrome writes
@@ -207,6 +243,18 @@ func bareIP(v string) string {
 		return ip.String()
 	}
 	return ""
+}
+
+// headerValues joins every value of the named header, as a chain of
+// Content-Encoding lines is read.
+func headerValues(h []trace.NameValue, name string) string {
+	var vals []string
+	for _, kv := range h {
+		if strings.EqualFold(kv.Name, name) {
+			vals = append(vals, kv.Value)
+		}
+	}
+	return strings.Join(vals, ", ")
 }
 
 func headerValue(h []trace.NameValue, name string) string {

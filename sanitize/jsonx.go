@@ -297,6 +297,10 @@ func looksJSON(s string) bool {
 // jsonBody sanitizes a JSON body; ok is false when it is not JSON. Pretty
 // printed bodies are indented again after rewriting.
 func (s *sanitizer) jsonBody(text, where string) (string, bool) {
+	// What cannot start a JSON document is not copied to find out.
+	if t := strings.TrimLeft(text, "\ufeff \t\r\n"); t == "" || !strings.ContainsRune(`{["-0123456789tfn`, rune(t[0])) {
+		return text, false
+	}
 	root, err := parseJSON([]byte(text))
 	if err != nil {
 		return text, false

@@ -137,13 +137,15 @@ func sample(v string) string {
 	return v[:i] + "…"
 }
 
-// record is a redaction with the value it removed, kept only in memory (for
-// Check's samples).
+// record is a redaction with a sample of the value it removed, kept only
+// in memory (for Check). Only the sample is kept, in a string of its own:
+// the value may be a slice of a whole body, which would otherwise stay
+// alive until the end of the trace.
 type record struct {
-	entry int
-	loc   string
-	kind  string
-	orig  string
+	entry  int
+	loc    string
+	kind   string
+	sample string
 }
 
 // recorder collects records; a nil recorder drops them.
@@ -155,7 +157,7 @@ func (r *recorder) add(entry int, loc, kind, orig string) {
 	if r == nil {
 		return
 	}
-	r.items = append(r.items, record{entry: entry, loc: loc, kind: kind, orig: orig})
+	r.items = append(r.items, record{entry: entry, loc: loc, kind: kind, sample: strings.Clone(sample(orig))})
 }
 
 func (r *recorder) appendTo(rep *Report) {

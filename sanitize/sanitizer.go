@@ -22,6 +22,10 @@ type sanitizer struct {
 	// detect is set by Check: replacements are recorded but pseudonyms are
 	// not made.
 	detect bool
+	// share lets a sanitized flow keep its input's unchanged bytes instead
+	// of copies: FlowsFile writes each flow before it reads the next, and
+	// Check drops them.
+	share bool
 }
 
 func newSanitizer(o Options, rec *recorder) *sanitizer {

@@ -95,16 +95,19 @@ func bundleFiles(in string, raw bool) ([]zipFile, *report.Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	harPath, cleanup, err := asHAR(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer cleanup()
-	shared := harPath
-	summary := "The trace is NOT sanitized (--raw): it holds passwords, codes, tokens and session cookies.\n"
-	if !raw {
+	var shared, summary string
+	if raw {
+		harPath, cleanup, err := asHAR(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer cleanup()
+		shared = harPath
+		summary = "The trace is NOT sanitized (--raw): it holds passwords, codes, tokens and session cookies.\n"
+	} else {
+		// Sanitized straight from the input: no unsanitized copy is made.
 		shared = filepath.Join(tmp, "trace.har")
-		rep, err := sanitizeTrace(harPath, shared, sanitize.Options{})
+		rep, err := sanitizeTrace(in, shared, sanitize.Options{})
 		if err != nil {
 			return nil, nil, err
 		}

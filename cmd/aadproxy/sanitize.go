@@ -61,9 +61,11 @@ func runSanitize(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// sanitizeTrace sanitizes in (HAR or SAZ) into out, keeping the input's
-// format. The key comes from the input's content, so the same input always
-// gives the same output. A SAZ goes through private temporary HARs.
+// sanitizeTrace sanitizes in (HAR or SAZ) into out. The key comes from the
+// input's content, so the same input always gives the same output. A HAR
+// stays a HAR; a SAZ is sanitized flow by flow into the format out's
+// extension names (.saz, or .har for a bundle), with no unsanitized copy
+// written anywhere.
 func sanitizeTrace(in, out string, so sanitize.Options) (sanitize.Report, error) {
 	key, err := sanitize.KeyFromFile(in)
 	if err != nil {
@@ -80,31 +82,13 @@ func sanitizeTrace(in, out string, so sanitize.Options) (sanitize.Report, error)
 	if same(in, out) {
 		return sanitize.Report{}, fmt.Errorf("sanitize %s: refusing to overwrite the input with the output %s", in, out)
 	}
-	tmp, err := os.MkdirTemp("", "aadproxy-sanitize-*")
-	if err != nil {
-		return sanitize.Report{}, err
-	}
-	defer os.RemoveAll(tmp)
-	raw, clean := filepath.Join(tmp, "raw.har"), filepath.Join(tmp, "clean.har")
-	if err := trace.ConvertWith(in, raw, trace.ConvertOptions{Version: version}); err != nil {
-		return sanitize.Report{}, err
-	}
-	rep, err := sanitize.HARFile(raw, clean, so)
-	if err != nil {
-		return rep, err
-	}
-	return rep, trace.ConvertWith(clean, out, trace.ConvertOptions{Version: version})
+	return sanitize.FlowsFile(in, out, so, trace.ConvertOptions{Version: version})
 }
 
 // runCheck lists secret-looking values left in a trace; an error (exit 1)
 // when there are any.
 func runCheck(path string, stdout io.Writer) error {
-	harPath, cleanup, err := asHAR(path)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	found, err := sanitize.Check(harPath)
+	found, err := sanitize.Check(path)
 	for _, f := range found {
 		fmt.Fprintln(stdout, f.String())
 	}
