@@ -3,7 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"io"
+	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,15 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aadproxy/aadproxy/certs"
+	"github.com/aadproxy/aadproxy/internal/fakests"
 	"github.com/aadproxy/aadproxy/internal/sysproxy"
 	"github.com/aadproxy/aadproxy/internal/sysproxy/gnometest"
 )
 
 // aadproxyProc is the aadproxy binary (this test binary) with its stderr
-// read line by line.
+// read line by line, and its stdout's lines sent to a channel.
 type aadproxyProc struct {
 	cmd    *exec.Cmd
 	lines  chan string
+	stdout chan string
 	mu     sync.Mutex
 	stderr strings.Builder
 	exited chan error
@@ -30,10 +34,13 @@ type aadproxyProc struct {
 
 func runAadproxy(t *testing.T, args ...string) *aadproxyProc {
 	t.Helper()
-	p := &aadproxyProc{lines: make(chan string, 1000), exited: make(chan error, 1)}
+	p := &aadproxyProc{lines: make(chan string, 1000), stdout: make(chan string, 1000), exited: make(chan error, 1)}
 	p.cmd = exec.Command(os.Args[0], args...)
 	p.cmd.Env = append(os.Environ(), runMainEnv+"=1", "NO_COLOR=1")
-	p.cmd.Stdout = io.Discard
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +49,16 @@ func runAadproxy(t *testing.T, args ...string) *aadproxyProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.cmd.Process.Kill() })
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			select {
+			case p.stdout <- sc.Text():
+			default:
+			}
+		}
+	}()
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -232,4 +249,52 @@ func aadproxyOutput(t *testing.T, args ...string) string {
 		t.Fatalf("aadproxy %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// TestChromiumOnGNOMEFollowsTheSystemProxy checks that --system-proxy
+// reaches a real client: headless Chromium with no proxy flag, on a GNOME
+// desktop (XDG_CURRENT_DESKTOP=GNOME in the private session), reads GNOME's
+// setting and loads the fake Entra's sign-in page through aadproxy.
+func TestChromiumOnGNOMEFollowsTheSystemProxy(t *testing.T) {
+	browser := chromiumPath(t)
+	s := gnometest.Start(t)
+	s.Setenv(t)
+	sts, stsCA := stsFixture(t)
+	home := t.TempDir()
+	p := runAadproxy(t, "start", "--listen", "127.0.0.1:0", "--offline", "--no-ui", "--json", "--home", home, "--system-proxy",
+		"--map-remote", "login.microsoftonline.com="+sts.Addr(), "--upstream-ca", stsCA)
+	p.waitFor(t, "now points at")
+	ca, _, err := certs.LoadOrCreate(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID +
+		"/oauth2/v2.0/authorize?client_id=" + fakests.AppPublic.ClientID +
+		"&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&scope=openid&state=system-proxy"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append(append([]string{}, chromiumFlags...),
+		"--user-data-dir="+filepath.Join(t.TempDir(), "profile"),
+		"--ignore-certificate-errors-spki-list="+ca.SPKIHash(),
+		"--dump-dom", authorize)
+	out, _ := exec.CommandContext(ctx, browser, args...).CombinedOutput() // the captured flow is the test
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line := <-p.stdout:
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["type"] != "flow" {
+				continue
+			}
+			if u, _ := m["url"].(string); strings.Contains(u, "state=system-proxy") {
+				if m["status"] != 200.0 {
+					t.Errorf("authorize flow from Chromium: %v", m)
+				}
+				p.stop(t)
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no flow from Chromium through the system proxy\nchromium said: %s\naadproxy said: %s", truncateForLog(out), p.output())
+		}
+	}
 }
