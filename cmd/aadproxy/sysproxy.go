@@ -164,6 +164,7 @@ func startSystemProxy(home string, o startOptions, addr string, w io.Writer) *sy
 	for _, c := range applied {
 		fmt.Fprintf(w, "  %s: %s → %s\n", c.Key, c.Before, c.After)
 	}
+	fmt.Fprintf(w, "  browsers and apps must trust aadproxy's CA to sign in through it: `aadproxy ca install` (`aadproxy ca status` says where it is trusted)\n")
 	return sp
 }
 
