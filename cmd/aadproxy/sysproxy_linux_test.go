@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -112,6 +113,18 @@ func (p *aadproxyProc) stop(t *testing.T) {
 	}
 }
 
+// hangUp sends SIGHUP, as a closed terminal does, and waits for a clean
+// exit.
+func (p *aadproxyProc) hangUp(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	for range p.lines {
+	}
+	if err := <-p.exited; err != nil {
+		t.Fatalf("aadproxy did not stop cleanly on SIGHUP: %v\n%s", err, p.output())
+	}
+}
+
 // crash kills aadproxy with SIGKILL: it cannot restore anything.
 func (p *aadproxyProc) crash(t *testing.T) {
 	t.Helper()
@@ -212,8 +225,12 @@ func TestSystemProxyGNOME(t *testing.T) {
 		t.Errorf("system-proxy status after a crash:\n%s", out)
 	}
 	next, _ := start("--system-proxy")
-	next.waitFor(t, "now points at") // aadproxy handles SIGTERM from here on
-	next.stop(t)
+	next.waitFor(t, "now points at") // aadproxy handles SIGTERM and SIGHUP from here on
+	if signal.Ignored(syscall.SIGHUP) {
+		next.stop(t) // started under nohup: aadproxy leaves SIGHUP ignored too
+	} else {
+		next.hangUp(t) // a closed terminal
+	}
 	for _, want := range []string{
 		"system proxy: aadproxy " + strconv.Itoa(crashed) + " pointed it at",
 		"stopped without putting it back; restoring it now",

@@ -254,7 +254,10 @@ func Detect(env Env) (Settings, error) {
 	case "darwin":
 		ns, err := env.LookPath("networksetup")
 		if err != nil {
-			return nil, fmt.Errorf("%w: networksetup not found", ErrUnavailable)
+			// An app started from the Dock has a PATH without /usr/sbin.
+			if ns, err = env.LookPath("/usr/sbin/networksetup"); err != nil {
+				return nil, fmt.Errorf("%w: networksetup not found", ErrUnavailable)
+			}
 		}
 		return MacSettings{Networksetup: ns, Run: env.Run}, nil
 	default:
