@@ -53,8 +53,11 @@ type Value struct {
 }
 
 func (v Value) String() string {
-	if v.Unset && v.Text == "" {
+	switch {
+	case v.Unset && v.Text == "":
 		return "(not set)"
+	case v.Text == "":
+		return "(empty)"
 	}
 	if v.Unset {
 		return v.Text + " (default)"
