@@ -70,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runConvert(args, stdout, stderr)
 	case "bundle":
 		err = runBundle(args, stdout, stderr)
+	case "system-proxy":
+		err = runSystemProxy(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aadproxy", version)
 	case "help", "-h", "--help":
@@ -118,6 +120,7 @@ Usage:
   aadproxy bundle --from F|--last   one zip for a support ticket: sanitized trace + report
   aadproxy convert IN OUT       between SAZ and HAR
   aadproxy ca path|show|export [--der]|regenerate [--constrain]|install|uninstall|status
+  aadproxy system-proxy status|restore   what start --system-proxy changed; put back what a crash left
   aadproxy version
 
 Run 'aadproxy COMMAND -h' for a command's flags.

@@ -55,6 +55,7 @@ type startOptions struct {
 	ui               string // the inspector's address; "" the default
 	noUI             bool
 	open             bool
+	systemProxy      bool // start only: point the OS's proxy setting here (sysproxy.go)
 }
 
 // defaultStartOptions holds the defaults that flags do not set by
@@ -91,6 +92,7 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 func parseStart(args []string, stderr io.Writer) (startOptions, error) {
 	o := defaultStartOptions()
 	fs := startFlags("start", &o, stderr)
+	fs.BoolVar(&o.systemProxy, "system-proxy", false, "point the OS's proxy setting (Windows, macOS, GNOME) at aadproxy while it runs; restored when it stops")
 	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return o, err
 	}
@@ -321,6 +323,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	recoverSystemProxy(home, stderr)
 	ca, created, err := certs.LoadOrCreate(home)
 	if err != nil {
 		return fmt.Errorf("load CA from %s: %w", home, err)
@@ -351,15 +354,20 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	sp := startSystemProxy(home, o, s.listener.Addr().String(), stderr) // a signal meanwhile waits in sig
+	defer sp.restore(stderr)
+	sp.notifyHangup(sig)
 	select {
 	case <-sig:
 		fmt.Fprintln(stderr, "\nstopping…")
 	case err := <-s.served:
 		if err != nil {
+			sp.restore(stderr)
 			s.close()
 			return err
 		}
 	}
+	sp.restore(stderr) // before the proxy goes, so clients stop using it first
 	return s.closeWithin(stopDeadline, sig, stderr)
 }
 
