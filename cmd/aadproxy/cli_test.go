@@ -229,3 +229,94 @@ func TestAnalyzeFilterShowsOnlyMatchingFlowsButJudgesThemAll(t *testing.T) {
 		t.Errorf("a bad filter: exit %d, %q; want 2 and where it is wrong", code, errOut.String())
 	}
 }
+
+// TestUsageErrorsAreSaidOnceAndExit2 drives every subcommand's flag parsing
+// through the CLI's entry point with a mistake: each must exit 2 and say
+// the mistake once, without the flag list (that is for -h).
+func TestUsageErrorsAreSaidOnceAndExit2(t *testing.T) {
+	t.Setenv("AADPROXY_HOME", t.TempDir())
+	missing := filepath.Join(t.TempDir(), "missing-ca.pem")
+	tests := []struct {
+		args []string
+		want string // said exactly once on stderr
+	}{
+		{[]string{"start", "--upstream-proxy", "socks5://127.0.0.1:1080"}, "only http:// and https:// proxies"},
+		{[]string{"start", "--upstream-ca", missing}, "read --upstream-ca"},
+		{[]string{"start", "--max-body", "10QB"}, `invalid value "10QB" for flag -max-body`},
+		{[]string{"start", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"start", "--listen", "nonsense"}, "--listen"},
+		{[]string{"start", "--upstream-timeout", "0s"}, "--upstream-timeout must be positive"},
+		{[]string{"start", "--upstream-timeout", "soon"}, `invalid value "soon" for flag -upstream-timeout`},
+		{[]string{"start", "--map-remote", "login.microsoftonline.com"}, "want HOST=ADDR"},
+		{[]string{"start", "--listen", "0.0.0.0:8080"}, "reaches beyond this machine"},
+		{[]string{"start", "--ui", "127.0.0.1:1", "--no-ui"}, "contradict"},
+		{[]string{"start", "extra"}, `unexpected argument "extra"`},
+		{[]string{"--max-body", "-1"}, `invalid value "-1" for flag -max-body`},
+		{[]string{"run", "--max-body", "lots", "--", "true"}, `invalid value "lots" for flag -max-body`},
+		{[]string{"run", "--upstream-proxy", "socks5://127.0.0.1:1080", "--", "true"}, "only http:// and https:// proxies"},
+		{[]string{"run", "--upstream-ca", missing, "--", "true"}, "read --upstream-ca"},
+		{[]string{"run"}, "want a command to run"},
+		{[]string{"run", "--attach", "--offline", "--", "true"}, "--offline applies only"},
+		{[]string{"run", "--pid", "7", "--", "true"}, "--pid picks the running proxy"},
+		{[]string{"demo", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"demo", "--listen", "nonsense"}, "--listen"},
+		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"analyze"}, "want one trace file"},
+		{[]string{"analyze", "--filter", "(", "x.har"}, "--filter"},
+		{[]string{"analyze", "--bogus", "x.har"}, "flag provided but not defined: -bogus"},
+		{[]string{"ui"}, "want one trace file"},
+		{[]string{"ui", "--no-ui", "x.har"}, "--no-ui leaves nothing to do"},
+		{[]string{"ui", "--ui", "nonsense", "x.har"}, "--ui"},
+		{[]string{"browser", "--browser", "netscape"}, `--browser "netscape"`},
+		{[]string{"browser", "a", "b"}, "want at most one URL"},
+		{[]string{"browser", "--screenshot", "x.png"}, "--screenshot needs --headless"},
+		{[]string{"browser", "--upstream-proxy", "socks5://127.0.0.1:1080"}, "only http:// and https:// proxies"},
+		{[]string{"env", "--shell", "tcsh"}, `--shell "tcsh"`},
+		{[]string{"env", "--pid", "many"}, `invalid value "many" for flag -pid`},
+		{[]string{"env", "extra"}, `unexpected argument "extra"`},
+		{[]string{"mcp", "extra"}, `unexpected argument "extra"`},
+		{[]string{"mcp", "--from", "x.har", "--pid", "3"}, "--from reads a file"},
+		{[]string{"explain"}, "want one code"},
+		{[]string{"explain", "AADSTSxyz"}, "AADSTSxyz"},
+		{[]string{"explain", "--bogus", "50143"}, "flag provided but not defined: -bogus"},
+		{[]string{"sanitize"}, "want IN -o OUT"},
+		{[]string{"sanitize", "--check", "a.har", "b.har"}, "--check takes only the file"},
+		{[]string{"sanitize", "--keep-claims"}, "flag needs an argument: -keep-claims"},
+		{[]string{"convert", "a.saz"}, "want IN OUT"},
+		{[]string{"bundle"}, "want exactly one of --from FILE and --last"},
+		{[]string{"bundle", "--from", "x.har", "--last"}, "want exactly one of --from FILE and --last"},
+		{[]string{"ca"}, "want a subcommand"},
+		{[]string{"ca", "frobnicate"}, `unknown subcommand "frobnicate"`},
+		{[]string{"ca", "path", "extra"}, `unexpected argument "extra"`},
+		{[]string{"ca", "show", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"ca", "install", "--store", "keychain", "--dry-run"}, `--store "keychain"`},
+		{[]string{"ca", "install", "--store", "system", "--nssdb", "/x", "--dry-run"}, "--nssdb names an NSS database"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(tt.args, &stdout, &stderr)
+		if code != exitBadInput {
+			t.Errorf("run(%q): exit %d, want %d; stderr:\n%s", tt.args, code, exitBadInput, stderr.String())
+			continue
+		}
+		if n := strings.Count(stderr.String(), tt.want); n != 1 {
+			t.Errorf("run(%q): stderr says %q %d times, want once:\n%s", tt.args, tt.want, n, stderr.String())
+		}
+		if tt.args[0] != "frobnicate" && strings.Contains(stderr.String(), "\n  -") {
+			t.Errorf("run(%q): stderr lists the flags after a mistake (that is for -h):\n%s", tt.args, stderr.String())
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("run(%q): stdout %q, want nothing", tt.args, stdout.String())
+		}
+	}
+	// -h still lists the flags, and is no error.
+	var stderr bytes.Buffer
+	if code := run([]string{"start", "-h"}, io.Discard, &stderr); code != exitOK || !strings.Contains(stderr.String(), "-max-body") {
+		t.Errorf("start -h: exit %d, stderr %q; want 0 and the flags", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"run", "-h"}, io.Discard, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Usage: aadproxy run") || !strings.Contains(stderr.String(), "-attach") {
+		t.Errorf("run -h: exit %d, stderr %q; want 0 and the flags", code, stderr.String())
+	}
+}

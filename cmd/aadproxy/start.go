@@ -119,8 +119,17 @@ func (o startOptions) validate() error {
 		}
 	}
 	if o.upstreamProxy != "" {
-		if u, err := url.Parse(o.upstreamProxy); err != nil || u.Host == "" {
+		u, err := url.Parse(o.upstreamProxy)
+		if err != nil || u.Host == "" {
 			return usagef("--upstream-proxy %q: want a URL like http://proxy.corp:3128", o.upstreamProxy)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return usagef("--upstream-proxy %q: only http:// and https:// proxies can be chained (not %s://)", o.upstreamProxy, u.Scheme)
+		}
+	}
+	for _, f := range o.upstreamCA {
+		if _, err := readCerts(f); err != nil {
+			return usageError{err}
 		}
 	}
 	if _, err := proxy.NewScope(o.intercept, o.interceptAll); err != nil {
@@ -153,7 +162,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	for _, f := range o.upstreamCA {
 		certs, err := readCerts(f)
 		if err != nil {
-			return po, err
+			return po, usageError{err}
 		}
 		po.UpstreamRoots = append(po.UpstreamRoots, certs...)
 	}
@@ -161,7 +170,10 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 		u, _ := url.Parse(o.upstreamProxy)
 		po.UpstreamProxy = u
 	}
-	return po, po.Validate()
+	if err := po.Validate(); err != nil {
+		return po, usageError{err} // every option came from a flag
+	}
+	return po, nil
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
