@@ -85,7 +85,7 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 				inner.setPending(false)
 			}
 		},
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: p.opts.RequestHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
