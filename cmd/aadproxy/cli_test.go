@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
@@ -318,5 +319,52 @@ func TestUsageErrorsAreSaidOnceAndExit2(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"run", "-h"}, io.Discard, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Usage: aadproxy run") || !strings.Contains(stderr.String(), "-attach") {
 		t.Errorf("run -h: exit %d, stderr %q; want 0 and the flags", code, stderr.String())
+	}
+}
+
+// TestAnalyzeOfADamagedSAZCountsAsItShows: a SAZ whose first session has
+// lost its response still gives every other session; the flows analyze
+// prints and the sessions its error counts are the same number (it said
+// "after 0 complete sessions" next to the flows it had read).
+func TestAnalyzeOfADamagedSAZCountsAsItShows(t *testing.T) {
+	src, err := zip.OpenReader(filepath.Join("..", "..", "trace", "testdata", "sample.saz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(t.TempDir(), "damaged.saz")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	sessions := map[string]bool{}
+	for _, f := range src.File {
+		if f.Name == "raw/01_s.txt" {
+			continue
+		}
+		if strings.HasSuffix(f.Name, "_c.txt") {
+			sessions[f.Name] = true
+		}
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	complete := len(sessions) - 1
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"analyze", path}, &stdout, &stderr); code != exitBadInput {
+		t.Fatalf("analyze of a damaged SAZ: exit %d, want %d\n%s", code, exitBadInput, stderr.String())
+	}
+	if want := fmt.Sprintf("\n%d flows,", complete); !strings.Contains(stdout.String(), want) {
+		t.Errorf("analyze's summary does not say %q:\n%s", want, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "damaged SAZ at session 01") ||
+		!strings.Contains(stderr.String(), fmt.Sprintf("read %d complete sessions, 1 damaged session", complete)) ||
+		strings.Contains(stderr.String(), "after 0") {
+		t.Errorf("analyze's error does not count the %d sessions it read:\n%s", complete, stderr.String())
 	}
 }
