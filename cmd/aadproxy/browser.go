@@ -15,7 +15,6 @@ import (
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/internal/launch"
 	"github.com/aadproxy/aadproxy/internal/runfile"
-	"github.com/aadproxy/aadproxy/proxy"
 )
 
 // browserOptions are `aadproxy browser [start flags] [--browser NAME] [URL]`.
@@ -30,7 +29,7 @@ type browserOptions struct {
 }
 
 func parseBrowser(args []string, stderr io.Writer) (browserOptions, error) {
-	o := browserOptions{startOptions: startOptions{maxBody: proxy.DefaultMaxBody}}
+	o := browserOptions{startOptions: defaultStartOptions()}
 	fs := startFlags("browser", &o.startOptions, stderr)
 	fs.StringVar(&o.browser, "browser", "", "`NAME`: "+strings.Join(launch.BrowserNames(), ", ")+" (default: the first installed)")
 	fs.BoolVar(&o.headless, "headless", false, "run the browser without a window")

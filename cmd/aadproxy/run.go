@@ -31,7 +31,7 @@ type runOptions struct {
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
-	o := runOptions{startOptions: startOptions{maxBody: proxy.DefaultMaxBody}}
+	o := runOptions{startOptions: defaultStartOptions()}
 	fs := startFlags("run", &o.startOptions, stderr)
 	fs.BoolVar(&o.attach, "attach", false, "use the running proxy (its run file) instead of one of its own; start flags do not apply")
 	fs.IntVar(&o.pid, "pid", 0, "with --attach: the proxy with this `PID` (default: the newest running one)")

@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -42,6 +44,7 @@ type startOptions struct {
 	upstreamProxy    string
 	maxBody          int64
 	record           string
+	recordMax        int64
 	json             bool
 	quiet            bool
 	offline          bool
@@ -53,6 +56,12 @@ type startOptions struct {
 	ui               string // the inspector's address; "" the default
 	noUI             bool
 	open             bool
+}
+
+// defaultStartOptions holds the defaults that flags do not set by
+// themselves (sizes, whose flag type has no default of its own).
+func defaultStartOptions() startOptions {
+	return startOptions{maxBody: proxy.DefaultMaxBody, recordMax: trace.DefaultMaxSize}
 }
 
 func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
@@ -67,6 +76,7 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.StringVar(&o.upstreamProxy, "upstream-proxy", "", "chain through the proxy at `URL` (the environment's HTTPS_PROXY is never used)")
 	fs.Var(sizeFlag{&o.maxBody}, "max-body", "capture at most `SIZE` of each body (e.g. 10MiB); bodies always stream whole")
 	fs.StringVar(&o.record, "record", "", "record flows to `FILE.har` (valid after every flow, even after kill -9)")
+	fs.Var(sizeFlag{&o.recordMax}, "record-max", "stop recording bodies once the recording is `SIZE` (flows keep their metadata; 0: no limit)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
@@ -80,7 +90,7 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 }
 
 func parseStart(args []string, stderr io.Writer) (startOptions, error) {
-	o := startOptions{maxBody: proxy.DefaultMaxBody}
+	o := defaultStartOptions()
 	fs := startFlags("start", &o, stderr)
 	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return o, err
@@ -231,6 +241,10 @@ func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout, stderr 
 			return nil, fmt.Errorf("open recording: %w", err)
 		}
 		rec = s.recorder
+		s.recorder.LimitBodies(o.recordMax, func() {
+			s.pipe.Notice(proxy.Notice{Level: "warning", Message: fmt.Sprintf(
+				"the recording %s has reached --record-max %s: later flows are recorded without their bodies", o.record, sizeFlag{&o.recordMax})})
+		})
 	}
 	outs := []pipeline.Output{console.New(stdout, console.Options{JSON: o.json, Quiet: o.quiet})}
 	var store *ui.Store
@@ -290,8 +304,15 @@ func (s *session) close() error {
 			return fmt.Errorf("close recording: %w", err)
 		}
 	}
-	return s.pipe.RecordError()
+	if s.pipe.Unrecorded() > 0 {
+		return errRecordingIncomplete // summarize says how many and why
+	}
+	return nil
 }
+
+// errRecordingIncomplete ends a run whose recording lost flows: it exits 1
+// after the summary has counted them.
+var errRecordingIncomplete = errors.New("the recording is incomplete")
 
 func runStart(args []string, stdout, stderr io.Writer) error {
 	o, err := parseStart(args, stderr)
@@ -504,7 +525,16 @@ func (s sizeFlag) String() string {
 	if s.v == nil {
 		return ""
 	}
-	return strconv.FormatInt(*s.v, 10)
+	n := *s.v
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func (s sizeFlag) Set(v string) error {
@@ -529,7 +559,7 @@ func parseSize(v string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB)", v)
 	}
 	return n * mult, nil
