@@ -253,6 +253,7 @@ func TestUsageErrorsAreSaidOnceAndExit2(t *testing.T) {
 		{[]string{"start", "--ui", "127.0.0.1:1", "--no-ui"}, "contradict"},
 		{[]string{"start", "extra"}, `unexpected argument "extra"`},
 		{[]string{"--max-body", "-1"}, `invalid value "-1" for flag -max-body`},
+		{[]string{"start", "--record-max", "big"}, `invalid value "big" for flag -record-max`},
 		{[]string{"run", "--max-body", "lots", "--", "true"}, `invalid value "lots" for flag -max-body`},
 		{[]string{"run", "--upstream-proxy", "socks5://127.0.0.1:1080", "--", "true"}, "only http:// and https:// proxies"},
 		{[]string{"run", "--upstream-ca", missing, "--", "true"}, "read --upstream-ca"},
