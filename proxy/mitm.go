@@ -8,7 +8,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,18 +45,21 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	var clientTLS *flow.TLSInfo
 	if first[0] == 0x16 { // TLS handshake record
 		scheme = "https"
+		hc := newHandshakeConn(conn) // for the alert of a client that rejects the CA
+		conn = hc
 		tc := tls.Server(conn, p.issuer.ServerConfig(hostname))
 		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			p.reportHandshake(hostname, err)
+			p.reportHandshake(hostname, err, hc)
 			tc.Close()
 			return
 		}
+		hc.handshakeDone()
 		cs := tc.ConnectionState()
 		clientTLS = tlsInfo(&cs)
-		conn = tc
+		conn = p.watchEarlyClose(tc, hostname)
 	}
 	inner := newTapConn(conn)
 	clientAddr := connect.RemoteAddr
@@ -83,7 +85,7 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 				inner.setPending(false)
 			}
 		},
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: p.opts.RequestHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -94,35 +96,22 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 }
 
 // reportHandshake turns a failed client handshake into a notice. A client
-// that does not trust our CA says so with an alert; tell the user how to
-// trust it.
-func (p *Proxy) reportHandshake(host string, err error) {
-	msg := err.Error()
-	rejected := strings.Contains(msg, "unknown certificate authority") ||
-		strings.Contains(msg, "bad certificate") ||
-		strings.Contains(msg, "certificate unknown") ||
-		strings.Contains(msg, "unknown ca")
-	if rejected {
-		p.noticeOnce(host, Notice{
-			Level:   "warning",
-			Host:    host,
-			Message: "the client rejected aadproxy's certificate for " + host + " (" + msg + ")",
-			Hint:    "trust the aadproxy CA in that client: its file is printed by `aadproxy ca path`",
-		})
-		return
-	}
-	if strings.Contains(msg, "EOF") || strings.Contains(msg, "reset by peer") {
-		// A client that gives up mid-handshake without an alert usually
-		// distrusts the certificate too (curl, some runtimes).
-		p.noticeOnce(host, Notice{
-			Level:   "warning",
-			Host:    host,
-			Message: "the client closed the TLS handshake for " + host + " (" + msg + ")",
-			Hint:    "if it does not trust aadproxy's CA, trust the file printed by `aadproxy ca path`",
-		})
-		return
-	}
-	p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: "TLS handshake with the client failed for " + host + ": " + msg})
+// that does not trust our CA says so, each kind in its own way
+// (describeHandshake); tell the user how to trust it.
+func (p *Proxy) reportHandshake(host string, err error, hc *handshakeConn) {
+	msg, hint, _ := describeHandshake(host, err, hc)
+	p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
+}
+
+// watchEarlyClose reports a client that closes the connection, or sends an
+// alert, right after a successful handshake instead of a request: .NET and
+// SChannel check the certificate only then.
+func (p *Proxy) watchEarlyClose(c net.Conn, host string) net.Conn {
+	return &firstReadConn{Conn: c, since: time.Now(), report: func(err error) {
+		if msg, hint, ok := describeEarlyClose(host, err); ok {
+			p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
+		}
+	}}
 }
 
 func (p *Proxy) track(c net.Conn) bool {

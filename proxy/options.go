@@ -72,7 +72,15 @@ type Options struct {
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds TLS handshakes with clients and upstreams.
 	HandshakeTimeout time.Duration
+	// RequestHeaderTimeout bounds how long a client may take to send a
+	// request head (slowloris); it then gets a 408 and a flow records it
+	// (default DefaultRequestHeaderTimeout).
+	RequestHeaderTimeout time.Duration
 }
+
+// DefaultRequestHeaderTimeout is how long a client may take to send a
+// request head.
+const DefaultRequestHeaderTimeout = 30 * time.Second
 
 // Default returns the options aadproxy starts with.
 func Default() Options {
@@ -82,6 +90,7 @@ func Default() Options {
 		ResponseHeaderTimeout: DefaultUpstreamTimeout,
 		IdleTimeout:           DefaultIdleTimeout,
 		HandshakeTimeout:      15 * time.Second,
+		RequestHeaderTimeout:  DefaultRequestHeaderTimeout,
 	}
 }
 

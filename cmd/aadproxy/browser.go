@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,9 @@ func parseBrowser(args []string, stderr io.Writer) (browserOptions, error) {
 		return o, usagef("want at most one URL, got %q", fs.Args())
 	}
 	o.url = fs.Arg(0)
+	if o.browser != "" && !slices.Contains(launch.BrowserNames(), o.browser) {
+		return o, usagef("--browser %q: want one of %s", o.browser, strings.Join(launch.BrowserNames(), ", "))
+	}
 	if o.screenshot != "" && (!o.headless || o.url == "") {
 		return o, usagef("--screenshot needs --headless and a URL")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/aadproxy/aadproxy/console"
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/rules"
+	"github.com/aadproxy/aadproxy/internal/launch"
 	"github.com/aadproxy/aadproxy/internal/pipeline"
 	"github.com/aadproxy/aadproxy/internal/runfile"
 	"github.com/aadproxy/aadproxy/proxy"
@@ -131,8 +132,17 @@ func (o startOptions) validate() error {
 		}
 	}
 	if o.upstreamProxy != "" {
-		if u, err := url.Parse(o.upstreamProxy); err != nil || u.Host == "" {
+		u, err := url.Parse(o.upstreamProxy)
+		if err != nil || u.Host == "" {
 			return usagef("--upstream-proxy %q: want a URL like http://proxy.corp:3128", o.upstreamProxy)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return usagef("--upstream-proxy %q: only http:// and https:// proxies can be chained (not %s://)", o.upstreamProxy, u.Scheme)
+		}
+	}
+	for _, f := range o.upstreamCA {
+		if _, err := readCerts(f); err != nil {
+			return usageError{err}
 		}
 	}
 	if _, err := proxy.NewScope(o.intercept, o.interceptAll); err != nil {
@@ -165,7 +175,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	for _, f := range o.upstreamCA {
 		certs, err := readCerts(f)
 		if err != nil {
-			return po, err
+			return po, usageError{err}
 		}
 		po.UpstreamRoots = append(po.UpstreamRoots, certs...)
 	}
@@ -173,7 +183,10 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 		u, _ := url.Parse(o.upstreamProxy)
 		po.UpstreamProxy = u
 	}
-	return po, po.Validate()
+	if err := po.Validate(); err != nil {
+		return po, usageError{err} // every option came from a flag
+	}
+	return po, nil
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
@@ -460,16 +473,57 @@ func printBanner(w io.Writer, o startOptions, addr string, ca *certs.CA, created
 	if o.record != "" {
 		fmt.Fprintf(w, "recording to %s (private to you; share it only after `aadproxy sanitize`)\n", o.record)
 	}
-	fmt.Fprintf(w, `
-Point a client at it:
-  export HTTPS_PROXY=http://%[1]s HTTP_PROXY=http://%[1]s
-  export SSL_CERT_FILE=%[2]s         # Go, OpenSSL, curl, Python ssl
-  export REQUESTS_CA_BUNDLE=%[2]s    # Python requests
-  export NODE_EXTRA_CA_CERTS=%[3]s
-  chromium --proxy-server=http://%[1]s --ignore-certificate-errors-spki-list=%[4]s
-More (system stores, Java, .NET): aadproxy ca show.   Ctrl-C stops and saves.
+	printClientSettings(w, launch.Wiring{ProxyURL: "http://" + addr, Bundle: bundle, CACert: ca.CertPath()}, ca.SPKIHash())
+	fmt.Fprintf(w, "More (system stores, each runtime by hand): aadproxy ca show.   Ctrl-C stops and saves.\n\n")
+}
 
-`, addr, bundle, ca.CertPath(), ca.SPKIHash())
+// printClientSettings prints the lines that point a shell's clients at the
+// proxy. They come from the table `aadproxy env` and `aadproxy run` use
+// (launch.Settings), so the three never disagree; variables that share
+// their readers share a line.
+func printClientSettings(w io.Writer, wr launch.Wiring, spkiHash string) {
+	type line struct{ cmd, comment string }
+	var lines []line
+	var cur *line
+	var curFor string
+	for _, st := range launch.Settings(wr) {
+		if st.For == "scripts" {
+			continue // AADPROXY=1 is for scripts aadproxy runs
+		}
+		if cur == nil || st.For != curFor {
+			lines = append(lines, line{cmd: "export", comment: st.For})
+			cur, curFor = &lines[len(lines)-1], st.For
+		}
+		cur.cmd += " " + st.Name + "=" + shellWord(st.Value)
+		if st.Also != "" {
+			cur.comment += " (" + st.Also + ")"
+		}
+	}
+	chromium := append([]string{"chromium"}, launch.ChromiumFlags(strings.TrimPrefix(wr.ProxyURL, "http://"), spkiHash, `"$(mktemp -d)"`)...)
+	lines = append(lines, line{strings.Join(chromium, " "), "Chromium, Chrome, Edge: a fresh profile (or: aadproxy browser)"})
+	width := 0
+	for _, l := range lines {
+		if n := len(l.cmd); n > width && n <= 72 {
+			width = n
+		}
+	}
+	fmt.Fprintf(w, "\nPoint a client at it (or let aadproxy do it: aadproxy run -- CMD, eval \"$(aadproxy env)\", aadproxy browser):\n")
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %-*s  # %s\n", width, l.cmd, l.comment)
+	}
+	fmt.Fprintf(w, "  # Java: aadproxy run -- java …, or eval \"$(aadproxy env)\" (JAVA_TOOL_OPTIONS: proxy properties and a trust store)\n")
+	fmt.Fprintf(w, "  # .NET: aadproxy ca install (it reads the system store), and HTTPS_PROXY above\n")
+}
+
+// shellWord quotes v for a POSIX shell when it needs it (a macOS home has
+// a space).
+func shellWord(v string) string {
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:@%+=,-", r)) {
+			return posixQuote(v)
+		}
+	}
+	return v
 }
 
 // sizeFlag parses sizes like 10MiB, 512k, 1048576.
