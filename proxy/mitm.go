@@ -67,8 +67,13 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	inner.onServerError = func(reply []byte) {
 		p.recordServerError(scheme, hostname, inner, reply, clientAddr, clientTLS)
 	}
+	marked := false // requests on one connection are served one at a time
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !marked && scheme == "https" {
+				p.decrypted.Store(hostname, struct{}{})
+				marked = true
+			}
 			inner.setPending(true)
 			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS, tag: tag}
 			ri.header, _ = inner.takeRequestHead(r.Method, r.RequestURI)
@@ -105,12 +110,19 @@ func (p *Proxy) reportHandshake(host string, err error, hc *handshakeConn) {
 
 // watchEarlyClose reports a client that closes the connection, or sends an
 // alert, right after a successful handshake instead of a request: .NET and
-// SChannel check the certificate only then.
+// SChannel check the certificate only then. A bare close to a host where
+// clients already send requests is a browser dropping a spare connection
+// it opened ahead of need, and is not reported.
 func (p *Proxy) watchEarlyClose(c net.Conn, host string) net.Conn {
 	return &firstReadConn{Conn: c, since: time.Now(), report: func(err error) {
-		if msg, hint, ok := describeEarlyClose(host, err); ok {
-			p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
+		msg, hint, ok := describeEarlyClose(host, err)
+		if !ok {
+			return
 		}
+		if _, served := p.decrypted.Load(host); served && hangup(err) {
+			return // a browser dropping a spare (preconnected) connection
+		}
+		p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
 	}}
 }
 

@@ -59,11 +59,15 @@ type Proxy struct {
 	events Events
 	srv    *http.Server
 
-	mu       sync.Mutex
-	mitm     map[net.Conn]struct{} // hijacked connections, closed on shutdown
-	noticed  map[string]bool
-	budget   captureBudget
-	shutdown bool
+	mu      sync.Mutex
+	mitm    map[net.Conn]struct{} // hijacked connections, closed on shutdown
+	noticed map[string]bool
+	// decrypted holds the hosts a client has sent a request to through a
+	// decrypted connection: some client there trusts the CA, so a spare
+	// connection it drops unused is no sign of distrust.
+	decrypted sync.Map
+	budget    captureBudget
+	shutdown  bool
 }
 
 // New builds a proxy that signs leaves with ca.
