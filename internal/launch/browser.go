@@ -290,6 +290,9 @@ func firefoxPrefs(host, port string) []pref {
 		{"geo.provider.network.url", q("")},
 		{"identity.fxaccounts.enabled", "false"},
 		{"media.gmp-manager.url", q("")}, {"media.gmp-gmpopenh264.enabled", "false"}, {"media.gmp-widevinecdm.enabled", "false"},
+		// Firefox 130+ fetches Widevine from Google's updater itself.
+		{"media.gmp-manager.chromium-update-url", q("")}, {"media.gmp-widevinecdm.allow-chromium-update", "false"},
+		{"media.gmp-provider.enabled", "false"}, {"media.gmp-manager.updateEnabled", "false"},
 		{"browser.contentblocking.report.lockwise.enabled", "false"},
 		{"extensions.pocket.enabled", "false"},
 		{"browser.discovery.enabled", "false"},
