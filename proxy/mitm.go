@@ -21,7 +21,8 @@ import (
 // is goproxy. Doing the handshake and HTTP parsing here, rather than in
 // goproxy's MITM loop, lets aadproxy report a client that rejects the CA,
 // answer a malformed request with a 400 (goproxy's loop only closes the
-// connection) and pin ALPN to http/1.1.
+// connection) and choose the protocol the client speaks: h2 when the client
+// and the upstream both speak it (see h2.go), else http/1.1.
 func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	if !p.track(client) {
 		client.Close()
@@ -46,7 +47,11 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	var clientTLS *flow.TLSInfo
 	if first[0] == 0x16 { // TLS handshake record
 		scheme = "https"
-		tc := tls.Server(conn, p.issuer.ServerConfig(hostname))
+		cfg := p.issuer.ServerConfig(hostname)
+		if p.h2 != nil {
+			p.offerH2(cfg, host)
+		}
+		tc := tls.Server(conn, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
@@ -57,6 +62,10 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 		}
 		cs := tc.ConnectionState()
 		clientTLS = tlsInfo(&cs)
+		if cs.NegotiatedProtocol == "h2" {
+			p.serveH2(tc, host, connect.RemoteAddr, clientTLS, tagOf(connect))
+			return
+		}
 		conn = tc
 	}
 	inner := newTapConn(conn)

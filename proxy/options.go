@@ -72,6 +72,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds TLS handshakes with clients and upstreams.
 	HandshakeTimeout time.Duration
+	// HTTP1 keeps every decrypted connection on HTTP/1.1 (--http1). By
+	// default a client that offers h2 gets it when the upstream speaks it.
+	// An UpstreamProxy implies HTTP1.
+	HTTP1 bool
 }
 
 // Default returns the options aadproxy starts with.

@@ -43,6 +43,12 @@ type tapConn struct {
 	// onServerError receives those replies (status line and body text).
 	onServerError func(reply []byte)
 
+	// plain is set before first use on an HTTP/2 upstream connection and
+	// never changes: HTTP/2 has no header block in wire form to recover
+	// (HPACK, lowercase names, streams interleaved), so reads and writes
+	// pass straight through.
+	plain bool
+
 	// Upstream connections remember how they were made, for timings.
 	tlsState *tls.ConnectionState
 	dialTime time.Duration
@@ -53,7 +59,7 @@ func newTapConn(c net.Conn) *tapConn { return &tapConn{Conn: c} }
 
 func (t *tapConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
-	if n > 0 {
+	if n > 0 && !t.plain {
 		t.mu.Lock()
 		if !t.noRead {
 			t.buf = append(t.buf, p[:n]...)
@@ -67,6 +73,9 @@ func (t *tapConn) Read(p []byte) (int, error) {
 }
 
 func (t *tapConn) Write(p []byte) (int, error) {
+	if t.plain {
+		return t.Conn.Write(p)
+	}
 	t.mu.Lock()
 	report := !t.pending && t.onServerError != nil && bytes.HasPrefix(p, []byte("HTTP/1."))
 	cb := t.onServerError
