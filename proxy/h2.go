@@ -147,11 +147,12 @@ func (s *spares) put(key string, c *tapConn) {
 	s.n.Add(1)
 }
 
-// take returns a held connection for key, or nil.
-func (s *spares) take(key string) *tapConn {
+// take returns a held connection for addr (host:port), or nil.
+func (s *spares) take(addr string) *tapConn {
 	if s.n.Load() == 0 {
-		return nil
+		return nil // the usual case: no key to spell, no lock
 	}
+	key := addrKey(addr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.m[key]
@@ -411,23 +412,6 @@ func (h *h2Upstream) close() {
 	h.mu.Unlock()
 	for _, cc := range all {
 		cc.Close()
-	}
-}
-
-// closeIdle closes upstream HTTP/2 connections with no stream in flight.
-func (h *h2Upstream) closeIdle() {
-	h.mu.Lock()
-	var idle []*http2.ClientConn
-	for _, list := range h.conns {
-		for _, cc := range list {
-			if st := cc.State(); st.StreamsActive == 0 && st.StreamsReserved == 0 && st.StreamsPending == 0 {
-				idle = append(idle, cc)
-			}
-		}
-	}
-	h.mu.Unlock()
-	for _, cc := range idle {
-		cc.Shutdown(context.Background())
 	}
 }
 

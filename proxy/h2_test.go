@@ -351,3 +351,23 @@ func ctxShutdown(t *testing.T, p *proxytest.Proxy) {
 		t.Errorf("shutdown: %v", err)
 	}
 }
+
+func TestH2HugeBodyStreamsWithCaptureCapped(t *testing.T) {
+	opts := proxy.Default()
+	opts.MaxBody = 1 << 20
+	p, _ := startH2Pair(t, opts, true)
+	resp, err := p.ClientH2(false).Get("https://" + loginHost + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != 20<<20 || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("client got %d bytes over %s (%v), want 20 MiB over HTTP/2.0", n, resp.Proto, err)
+	}
+	f := p.WaitFlows(t, 1)[0]
+	b := f.Response.Body
+	if len(b.Raw) != 1<<20 || !b.Truncated || b.Size != 20<<20 {
+		t.Errorf("captured %d of %d bytes, truncated %v; want the first 1 MiB of 20 MiB, truncated", len(b.Raw), b.Size, b.Truncated)
+	}
+}

@@ -103,7 +103,7 @@ func (u *upstream) dialPlain(ctx context.Context, network, addr string) (net.Con
 // an HTTP/2 probe that the upstream answered with http/1.1 is used first, so
 // the probe's handshake is not paid twice.
 func (u *upstream) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
-	if c := u.spares.take(addrKey(addr)); c != nil {
+	if c := u.spares.take(addr); c != nil {
 		return c, nil
 	}
 	return u.dialTLSWith(ctx, network, addr, u.tlsConfig)
