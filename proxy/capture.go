@@ -175,6 +175,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			p.watchIdle(resp)
 		}
+		toH2(req, resp)
 		return resp, nil
 	}
 
@@ -265,6 +266,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		rh = listHeaders(resp)
 	}
 	x.recordResponse(resp, rh)
+	toH2(req, resp) // after recording: the flow keeps what the upstream sent
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// A WebSocket body must stay an io.ReadWriter: do not wrap it.
 		x.finish("")

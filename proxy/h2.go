@@ -20,6 +20,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
@@ -35,8 +36,8 @@ const (
 	// alpnTTL is how long an upstream's ALPN answer is trusted; after it
 	// the next h2-capable client's handshake asks again.
 	alpnTTL = 10 * time.Minute
-	// alpnMax bounds the cache: a proxy that sees more hosts forgets the
-	// oldest answers and asks again.
+	// alpnMax bounds the cache: a proxy that sees more hosts forgets
+	// expired answers, then arbitrary ones, and asks again.
 	alpnMax = 4096
 	// probeTimeout bounds how long a client's handshake waits for the
 	// upstream's answer; a slower (or unreachable) upstream gets
@@ -371,11 +372,18 @@ func (h *h2Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h.header <= 0 {
 		return h.roundTripH2(req, req)
 	}
-	// x/net's Transport has no ResponseHeaderTimeout of its own.
+	// x/net's Transport has no ResponseHeaderTimeout of its own. As
+	// net/http's, the wait counts from the request's last byte written;
+	// once the response is in, the timer can no longer cancel it.
 	ctx, cancel := context.WithCancelCause(req.Context())
-	timer := time.AfterFunc(h.header, func() { cancel(errH2HeaderTimeout) })
+	ht := &headerTimer{cancel: cancel}
+	ht.timer = time.AfterFunc(time.Hour, ht.fire)
+	ht.timer.Stop()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { ht.arm(h.header) },
+	})
 	resp, err := h.roundTripH2(req, req.WithContext(ctx))
-	if !timer.Stop() {
+	if ht.answered() {
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -388,6 +396,45 @@ func (h *h2Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// headerTimer is --upstream-timeout for one HTTP/2 request.
+type headerTimer struct {
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+
+	mu       sync.Mutex
+	done     bool // the round trip returned
+	timedOut bool
+}
+
+// arm starts the wait, unless the answer is already in (x/net may report
+// the request written after the response arrived).
+func (t *headerTimer) arm(d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.done {
+		t.timer.Reset(d)
+	}
+}
+
+func (t *headerTimer) fire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.done {
+		t.timedOut = true
+		t.cancel(errH2HeaderTimeout)
+	}
+}
+
+// answered ends the timer and reports whether it had fired first.
+func (t *headerTimer) answered() (timedOut bool) {
+	t.mu.Lock()
+	t.done = true
+	timedOut = t.timedOut
+	t.mu.Unlock()
+	t.timer.Stop()
+	return timedOut
 }
 
 // roundTripH2 tries HTTP/2 and falls back to HTTP/1.1 when the upstream
@@ -425,6 +472,27 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
+}
+
+// toH2 drops the connection-specific fields of an HTTP/1.1 response that an
+// HTTP/2 client is to receive (RFC 9113 §8.2.2): x/net's server passes
+// Keep-Alive and Upgrade on, which browsers refuse as a protocol error, and
+// takes "Connection: close" to mean closing the client's whole connection.
+func toH2(req *http.Request, resp *http.Response) {
+	if req.ProtoMajor != 2 || resp.ProtoMajor == 2 {
+		return
+	}
+	h := resp.Header
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"} {
+		h.Del(name)
+	}
 }
 
 // h2Headers lists an HTTP/2 message's header fields as the wire has them:

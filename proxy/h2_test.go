@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
 	"github.com/aadproxy/aadproxy/flow"
@@ -369,5 +370,48 @@ func TestH2HugeBodyStreamsWithCaptureCapped(t *testing.T) {
 	b := f.Response.Body
 	if len(b.Raw) != 1<<20 || !b.Truncated || b.Size != 20<<20 {
 		t.Errorf("captured %d of %d bytes, truncated %v; want the first 1 MiB of 20 MiB, truncated", len(b.Raw), b.Size, b.Truncated)
+	}
+}
+
+// A client that offers only h2 gets it whatever the upstream speaks; an
+// HTTP/1.1 upstream's connection-specific fields do not reach it (browsers
+// refuse them on HTTP/2), while the flow keeps them as the upstream sent.
+func TestH2OnlyClientToHTTP11Upstream(t *testing.T) {
+	origin := proxytest.StartOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "keep-alive, X-Hop")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Hop", "1")
+		w.Header().Set("X-Origin-Proto", r.Proto)
+		io.WriteString(w, "ok")
+	}))
+	opts := proxy.Default()
+	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
+	opts.UpstreamRoots = origin.Roots()
+	p := proxytest.Start(t, opts)
+	tr := &http2.Transport{DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		raw := connectThrough(t, p.Addr, addr)
+		tc := tls.Client(raw, &tls.Config{ServerName: loginHost, RootCAs: p.CA.Pool(), NextProtos: []string{"h2"}})
+		return tc, tc.HandshakeContext(ctx)
+	}}
+	defer tr.CloseIdleConnections()
+	for i := range 2 {
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + loginHost + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Proto != "HTTP/2.0" || resp.Header.Get("X-Origin-Proto") != "HTTP/1.1" || string(body) != "ok" {
+			t.Fatalf("request %d: %s from an origin on %s: %q", i, resp.Proto, resp.Header.Get("X-Origin-Proto"), body)
+		}
+		for _, name := range []string{"Connection", "Keep-Alive", "X-Hop"} {
+			if v := resp.Header.Get(name); v != "" {
+				t.Errorf("request %d: the HTTP/2 client got %s: %s", i, name, v)
+			}
+		}
+	}
+	f := p.WaitFlows(t, 2)[0]
+	if f.Request.Proto != "HTTP/2.0" || f.Response.Proto != "HTTP/1.1" || f.Response.Header.Get("Keep-Alive") != "timeout=5" {
+		t.Errorf("flow: request %s, response %s %v", f.Request.Proto, f.Response.Proto, f.Response.Header)
 	}
 }
