@@ -170,7 +170,7 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	if ri == nil || !ri.capture {
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
-			return badGateway(req, err), nil
+			return p.badGateway(req, err), nil
 		}
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			p.watchIdle(resp)
@@ -245,8 +245,8 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		resp = badGateway(req, err)
-		x.f.Error = describeUpstreamError(req.URL.Host, err)
+		resp = p.badGateway(req, err)
+		x.f.Error = p.describeUpstreamError(req.URL.Host, err)
 		x.recordResponse(resp, listHeaders(resp))
 		x.f.Response.Synthetic = true
 		x.respBody.Write([]byte(x.f.Error))
@@ -413,14 +413,14 @@ func tlsInfo(cs *tls.ConnectionState) *flow.TLSInfo {
 // badGateway is the response a client gets when the upstream failed: 502,
 // 504 when it did not answer in time, or 403 when the dial policy refused
 // the upstream.
-func badGateway(req *http.Request, err error) *http.Response {
+func (p *Proxy) badGateway(req *http.Request, err error) *http.Response {
 	if errors.Is(err, ErrDialRefused) {
 		return syntheticResponse(req, http.StatusForbidden, "aadproxy: "+err.Error()+"\n")
 	}
 	if isTimeout(err) {
-		return syntheticResponse(req, http.StatusGatewayTimeout, "aadproxy: "+describeUpstreamError(req.URL.Host, err)+"\n")
+		return syntheticResponse(req, http.StatusGatewayTimeout, "aadproxy: "+p.describeUpstreamError(req.URL.Host, err)+"\n")
 	}
-	msg := "aadproxy: " + describeUpstreamError(req.URL.Host, err) + "\n"
+	msg := "aadproxy: " + p.describeUpstreamError(req.URL.Host, err) + "\n"
 	return syntheticResponse(req, http.StatusBadGateway, msg)
 }
 
@@ -444,15 +444,16 @@ func syntheticResponse(req *http.Request, status int, body string) *http.Respons
 }
 
 // describeUpstreamError says in plain words what went wrong and what to do.
-func describeUpstreamError(host string, err error) string {
+func (p *Proxy) describeUpstreamError(host string, err error) string {
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
 	var ne net.Error
 	hint := ""
 	switch {
-	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne):
-		hint = "the upstream's certificate is not trusted; for a test server pass --upstream-ca FILE (--upstream-insecure turns verification off)"
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		hint = upstreamCertHint(host, err, len(p.opts.UpstreamRoots) > 0, p.opts.MapRemote[normalizeHost(host)])
 	case strings.Contains(err.Error(), "timeout awaiting response headers"):
 		hint = "the upstream sent no response head in time; --upstream-timeout sets how long to wait"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

@@ -541,8 +541,10 @@ func newH2Server() (*http2.Server, *http.Server) {
 }
 
 // serveH2 serves a decrypted connection that negotiated h2 until it ends.
-func (p *Proxy) serveH2(tc *tls.Conn, host, clientAddr string, clientTLS *flow.TLSInfo, tag string) {
-	p.h2srv.ServeConn(tc, &http2.ServeConnOpts{
+// hostname is host (the CONNECT target) without its port.
+func (p *Proxy) serveH2(c net.Conn, hostname, host, clientAddr string, clientTLS *flow.TLSInfo, tag string) {
+	var marked atomic.Bool
+	p.h2srv.ServeConn(c, &http2.ServeConnOpts{
 		BaseConfig: p.h2base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodConnect {
@@ -550,6 +552,11 @@ func (p *Proxy) serveH2(tc *tls.Conn, host, clientAddr string, clientTLS *flow.T
 				// (goproxy would need to hijack an HTTP/2 stream).
 				http.Error(w, "aadproxy: CONNECT inside a decrypted HTTP/2 connection is not supported", http.StatusMethodNotAllowed)
 				return
+			}
+			if !marked.Load() && marked.CompareAndSwap(false, true) {
+				// This client sends requests here: a spare connection it
+				// drops later is not distrust (watchEarlyClose).
+				p.decrypted.Store(hostname, struct{}{})
 			}
 			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS, tag: tag,
 				header: h2Headers(r.Header)}

@@ -97,8 +97,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// The inspector is for --serve, where a person stays to look.
-	so := startOptions{listen: listen, record: o.record, json: o.json, quiet: o.quiet,
-		ui: o.ui.ui, noUI: !o.serve || o.ui.noUI, open: o.ui.open}
+	so := defaultStartOptions()
+	so.listen, so.record, so.json, so.quiet = listen, o.record, o.json, o.quiet
+	so.ui, so.noUI, so.open = o.ui.ui, !o.serve || o.ui.noUI, o.ui.open
 	po := demoProxyOptions(sts)
 	po.HTTP1 = o.http1
 	s, err := openSession(so, po, ca, stdout, stderr)

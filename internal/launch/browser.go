@@ -144,6 +144,14 @@ var chromiumQuiet = []string{
 	"--proxy-bypass-list=gaia.invalid;component-updater.invalid",
 }
 
+// ChromiumFlags are what a Chromium-family browser needs to use the proxy
+// at addr and trust its leaves: the SPKI pin, which Chromium honours only
+// with a profile of its own (--user-data-dir). The banner of `aadproxy
+// start` prints them too.
+func ChromiumFlags(addr, spkiHash, profile string) []string {
+	return []string{"--user-data-dir=" + profile, "--proxy-server=http://" + addr, "--ignore-certificate-errors-spki-list=" + spkiHash}
+}
+
 // Command prepares the profile and returns the command that starts b.
 func (b Browser) Command(r BrowserRun) (*exec.Cmd, error) {
 	if r.Profile == "" {
@@ -151,8 +159,7 @@ func (b Browser) Command(r BrowserRun) (*exec.Cmd, error) {
 	}
 	switch b.Kind {
 	case KindChromium:
-		args := append([]string{"--user-data-dir=" + r.Profile, "--proxy-server=http://" + r.Proxy,
-			"--ignore-certificate-errors-spki-list=" + r.SPKIHash}, chromiumQuiet...)
+		args := append(ChromiumFlags(r.Proxy, r.SPKIHash, r.Profile), chromiumQuiet...)
 		if isRoot() {
 			args = append(args, "--no-sandbox") // Chromium refuses to run as root with its sandbox
 		}
