@@ -149,6 +149,7 @@ type exchange struct {
 	upTap     *tapConn
 	gotConn   time.Time
 	wrote     time.Time
+	wroteHead time.Time // HTTP/2 only: the request's HEADERS frame went out
 	firstByte time.Time
 	finished  bool
 }
@@ -162,14 +163,19 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	// Keep the upstream connection alive when the client closes its own:
 	// passing "Connection: close" on doubles upstream handshakes.
 	req.Close = false
+	var rt http.RoundTripper = p.tr
+	if req.ProtoMajor == 2 && p.h2 != nil {
+		rt = p.h2
+	}
 	if ri == nil || !ri.capture {
-		resp, err := p.tr.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
 		if err != nil {
 			return p.badGateway(req, err), nil
 		}
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			p.watchIdle(resp)
 		}
+		toH2(req, resp)
 		return resp, nil
 	}
 
@@ -198,8 +204,11 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			x.gotConn = time.Now()
 			x.f.ServerAddr = info.Conn.RemoteAddr().String()
 			if tap, ok := info.Conn.(*tapConn); ok {
-				x.upTap = tap
-				tap.resetWindow()
+				if !tap.plain {
+					// HTTP/1.1: this exchange has the connection to itself.
+					x.upTap = tap
+					tap.resetWindow()
+				}
 				if !info.Reused {
 					x.f.Timings.Connect = tap.dialTime + tap.tlsTime
 					if tap.tlsState != nil {
@@ -222,13 +231,23 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			x.mu.Unlock()
 		},
 	}
+	if req.ProtoMajor == 2 {
+		// x/net's HTTP/2 client reports WroteRequest from the goroutine
+		// that wrote the request, which may run after the answer was read
+		// (finish then falls back to this, or to the first byte).
+		trace.WroteHeaders = func() {
+			x.mu.Lock()
+			x.wroteHead = time.Now()
+			x.mu.Unlock()
+		}
+	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 
-	resp, err := p.tr.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		resp = p.badGateway(req, err)
 		x.f.Error = p.describeUpstreamError(req.URL.Host, err)
-		x.recordResponse(resp, canonicalHeaders(resp.Header, ""))
+		x.recordResponse(resp, listHeaders(resp))
 		x.f.Response.Synthetic = true
 		x.respBody.Write([]byte(x.f.Error))
 		x.finish("")
@@ -244,9 +263,10 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		tap.pause()
 	}
 	if rh == nil {
-		rh = canonicalHeaders(resp.Header, "")
+		rh = listHeaders(resp)
 	}
 	x.recordResponse(resp, rh)
+	toH2(req, resp) // after recording: the flow keeps what the upstream sent
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// A WebSocket body must stay an io.ReadWriter: do not wrap it.
 		x.finish("")
@@ -278,6 +298,13 @@ func (x *exchange) finish(errText string) {
 	}
 	t := &f.Timings
 	t.Send, t.Wait, t.Receive = -1, -1, -1
+	if x.wrote.IsZero() && !x.firstByte.IsZero() {
+		// The answer came before the writer said it was done.
+		x.wrote = x.firstByte
+		if x.reqBody.size == 0 && !x.wroteHead.IsZero() {
+			x.wrote = x.wroteHead // no body: sent with the headers
+		}
+	}
 	if !x.wrote.IsZero() && !x.firstByte.IsZero() && x.firstByte.Before(x.wrote) {
 		// The upstream answered before the request body was fully written
 		// (an early error reply, or the write loop reporting late): sending
@@ -350,6 +377,15 @@ func (t *teeBody) Close() error {
 	return err
 }
 
+// listHeaders lists a response's headers when the wire form was not
+// recovered: HTTP/2's as its wire has them, else net/http's canonical ones.
+func listHeaders(resp *http.Response) flow.Headers {
+	if resp.ProtoMajor == 2 {
+		return h2Headers(resp.Header)
+	}
+	return canonicalHeaders(resp.Header, "")
+}
+
 // canonicalHeaders lists net/http's header map in a stable order when the
 // wire form could not be recovered.
 func canonicalHeaders(h http.Header, host string) flow.Headers {
@@ -389,12 +425,17 @@ func (p *Proxy) badGateway(req *http.Request, err error) *http.Response {
 }
 
 func syntheticResponse(req *http.Request, status int, body string) *http.Response {
+	proto, major, minor := "HTTP/1.1", 1, 1
+	if req.ProtoMajor == 2 {
+		// The client reads it on its HTTP/2 stream.
+		proto, major, minor = "HTTP/2.0", 2, 0
+	}
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
 		StatusCode:    status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
+		Proto:         proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
 		Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Aadproxy-Error": {"1"}},
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),

@@ -20,7 +20,8 @@ import (
 // is goproxy. Doing the handshake and HTTP parsing here, rather than in
 // goproxy's MITM loop, lets aadproxy report a client that rejects the CA,
 // answer a malformed request with a 400 (goproxy's loop only closes the
-// connection) and pin ALPN to http/1.1.
+// connection) and choose the protocol the client speaks: h2 when the client
+// and the upstream both speak it (see h2.go), else http/1.1.
 func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	if !p.track(client) {
 		client.Close()
@@ -47,7 +48,11 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 		scheme = "https"
 		hc := newHandshakeConn(conn) // for the alert of a client that rejects the CA
 		conn = hc
-		tc := tls.Server(conn, p.issuer.ServerConfig(hostname))
+		cfg := p.issuer.ServerConfig(hostname)
+		if p.h2 != nil {
+			p.offerH2(cfg, host)
+		}
+		tc := tls.Server(conn, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
@@ -60,6 +65,10 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 		cs := tc.ConnectionState()
 		clientTLS = tlsInfo(&cs)
 		conn = p.watchEarlyClose(tc, hostname)
+		if cs.NegotiatedProtocol == "h2" {
+			p.serveH2(conn, hostname, host, connect.RemoteAddr, clientTLS, tagOf(connect))
+			return
+		}
 	}
 	inner := newTapConn(conn)
 	clientAddr := connect.RemoteAddr

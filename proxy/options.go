@@ -76,6 +76,10 @@ type Options struct {
 	// request head (slowloris); it then gets a 408 and a flow records it
 	// (default DefaultRequestHeaderTimeout).
 	RequestHeaderTimeout time.Duration
+	// HTTP1 keeps every decrypted connection on HTTP/1.1 (--http1). By
+	// default a client that offers h2 gets it when the upstream speaks it.
+	// An UpstreamProxy implies HTTP1.
+	HTTP1 bool
 }
 
 // DefaultRequestHeaderTimeout is how long a client may take to send a

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"golang.org/x/net/http2"
 
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/flow"
@@ -58,6 +59,11 @@ type Proxy struct {
 	gp     *goproxy.ProxyHttpServer
 	events Events
 	srv    *http.Server
+	// h2 carries HTTP/2 clients' requests upstream; nil with Options.HTTP1
+	// (or an upstream proxy), when every decrypted connection is HTTP/1.1.
+	h2     *h2Upstream
+	h2srv  *http2.Server
+	h2base *http.Server
 
 	mu      sync.Mutex
 	mitm    map[net.Conn]struct{} // hijacked connections, closed on shutdown
@@ -109,6 +115,12 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 		noticed: map[string]bool{},
 	}
 	p.budget.left.Store(o.CaptureMemory)
+	if !o.HTTP1 && o.UpstreamProxy == nil {
+		// Chained, the HTTP/1.1 transport speaks CONNECT and TLS itself:
+		// there is no tapped connection to run HTTP/2 over.
+		p.h2 = newH2Upstream(up, p.tr, o.ResponseHeaderTimeout)
+		p.h2srv, p.h2base = newH2Server()
+	}
 	p.gp = p.newEngine()
 	p.srv = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),
@@ -230,6 +242,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	err := p.srv.Shutdown(ctx)
 	p.tr.CloseIdleConnections()
+	if p.h2 != nil {
+		p.h2.close()
+	}
+	p.up.spares.closeAll()
 	return err
 }
 

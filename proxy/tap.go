@@ -45,6 +45,12 @@ type tapConn struct {
 	// onServerError receives those replies (status line and body text).
 	onServerError func(reply []byte)
 
+	// plain is set before first use on an HTTP/2 upstream connection and
+	// never changes: HTTP/2 has no header block in wire form to recover
+	// (HPACK, lowercase names, streams interleaved), so reads and writes
+	// pass straight through.
+	plain bool
+
 	// A client that sends part of a request head and then nothing until
 	// the server's header timeout (slowloris) is answered 408 here, where
 	// net/http would close silently or answer 400 to the half line it read.
@@ -62,6 +68,9 @@ func newTapConn(c net.Conn) *tapConn { return &tapConn{Conn: c} }
 
 func (t *tapConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
+	if t.plain {
+		return n, err
+	}
 	if n > 0 || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		t.mu.Lock()
 		if !t.noRead {
@@ -80,6 +89,9 @@ func (t *tapConn) Read(p []byte) (int, error) {
 }
 
 func (t *tapConn) Write(p []byte) (int, error) {
+	if t.plain {
+		return t.Conn.Write(p)
+	}
 	t.mu.Lock()
 	report := !t.pending && t.onServerError != nil && bytes.HasPrefix(p, []byte("HTTP/1."))
 	timeout := report && t.headTimedOut()

@@ -48,6 +48,7 @@ type startOptions struct {
 	json             bool
 	quiet            bool
 	offline          bool
+	http1            bool
 	upstreamTimeout  time.Duration
 	idleTimeout      time.Duration
 	auth             string // --auth USER:PASS, or "auto"
@@ -81,6 +82,7 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	fs.BoolVar(&o.http1, "http1", false, "keep decrypted connections on HTTP/1.1 (by default a client that offers h2 gets it when the upstream speaks it)")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", proxy.DefaultUpstreamTimeout, "wait at most `DURATION` for an upstream's response head (then 504)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "cut a response body whose upstream sends nothing for `DURATION` (0: never; event streams and WebSockets never are)")
 	fs.StringVar(&o.auth, "auth", "", "ask clients beyond loopback for `USER:PASS` (Basic proxy authentication); \"auto\" makes a password and prints it")
@@ -157,6 +159,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	po.Intercept = append([]string(nil), o.intercept...)
 	po.InterceptAll = o.interceptAll
 	po.UpstreamInsecure = o.upstreamInsecure
+	po.HTTP1 = o.http1
 	po.MaxBody = o.maxBody
 	po.Auth = o.auth
 	po.ResponseHeaderTimeout, po.IdleTimeout = o.upstreamTimeout, o.idleTimeout
