@@ -27,10 +27,34 @@ type History struct {
 	// or redeem, so the code rules find a code's flows without scanning
 	// thousands of token requests (what a busy confidential client makes).
 	codes map[string][]*View
+	// state is what rules keep from flow to flow (see State).
+	state map[any]any
 }
 
 func newHistory(maxFlows int, budget int64) *History {
 	return &History{maxFlows: maxFlows, budget: budget, codes: map[string][]*View{}}
+}
+
+// State returns what a rule keeps from flow to flow under key, made by
+// init on first use: a rule that would otherwise replay hundreds of earlier
+// flows for each new one (a client's cookie jar) builds it as flows arrive.
+// It belongs to this history, so Engine.Reset (a cleared inspector) starts
+// every rule afresh; like the views, only the engine's goroutine uses it,
+// and what it holds must be bounded by the rule. A nil history keeps
+// nothing: each call gets a new value.
+func (h *History) State(key any, init func() any) any {
+	if h == nil {
+		return init()
+	}
+	if v, ok := h.state[key]; ok {
+		return v
+	}
+	if h.state == nil {
+		h.state = map[any]any{}
+	}
+	v := init()
+	h.state[key] = v
+	return v
 }
 
 // WithCode returns the held views that deliver code in their response

@@ -155,6 +155,7 @@ type exchange struct {
 	upTap     *tapConn
 	gotConn   time.Time
 	wrote     time.Time
+	wroteHead time.Time // HTTP/2 only: the request's HEADERS frame went out
 	firstByte time.Time
 	finished  bool
 }
@@ -168,14 +169,19 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	// Keep the upstream connection alive when the client closes its own:
 	// passing "Connection: close" on doubles upstream handshakes.
 	req.Close = false
+	var rt http.RoundTripper = p.tr
+	if req.ProtoMajor == 2 && p.h2 != nil {
+		rt = p.h2
+	}
 	if ri == nil || !ri.capture {
-		resp, err := p.tr.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
 		if err != nil {
-			return badGateway(req, err), nil
+			return p.badGateway(req, err), nil
 		}
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			p.watchIdle(resp)
 		}
+		toH2(req, resp)
 		return resp, nil
 	}
 
@@ -204,8 +210,11 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			x.gotConn = time.Now()
 			x.f.ServerAddr = info.Conn.RemoteAddr().String()
 			if tap, ok := info.Conn.(*tapConn); ok {
-				x.upTap = tap
-				tap.resetWindow()
+				if !tap.plain {
+					// HTTP/1.1: this exchange has the connection to itself.
+					x.upTap = tap
+					tap.resetWindow()
+				}
 				if !info.Reused {
 					x.f.Timings.Connect = tap.dialTime + tap.tlsTime
 					if tap.tlsState != nil {
@@ -228,13 +237,23 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			x.mu.Unlock()
 		},
 	}
+	if req.ProtoMajor == 2 {
+		// x/net's HTTP/2 client reports WroteRequest from the goroutine
+		// that wrote the request, which may run after the answer was read
+		// (finish then falls back to this, or to the first byte).
+		trace.WroteHeaders = func() {
+			x.mu.Lock()
+			x.wroteHead = time.Now()
+			x.mu.Unlock()
+		}
+	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 
-	resp, err := p.tr.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
-		resp = badGateway(req, err)
-		x.f.Error = describeUpstreamError(req.URL.Host, err)
-		x.recordResponse(resp, canonicalHeaders(resp.Header, ""))
+		resp = p.badGateway(req, err)
+		x.f.Error = p.describeUpstreamError(req.URL.Host, err)
+		x.recordResponse(resp, listHeaders(resp))
 		x.f.Response.Synthetic = true
 		x.respBody.Write([]byte(x.f.Error))
 		x.finish("")
@@ -250,9 +269,10 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 		tap.pause()
 	}
 	if rh == nil {
-		rh = canonicalHeaders(resp.Header, "")
+		rh = listHeaders(resp)
 	}
 	x.recordResponse(resp, rh)
+	toH2(req, resp) // after recording: the flow keeps what the upstream sent
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// A WebSocket body must stay an io.ReadWriter: do not wrap it.
 		x.finish("")
@@ -284,6 +304,13 @@ func (x *exchange) finish(errText string) {
 	}
 	t := &f.Timings
 	t.Send, t.Wait, t.Receive = -1, -1, -1
+	if x.wrote.IsZero() && !x.firstByte.IsZero() {
+		// The answer came before the writer said it was done.
+		x.wrote = x.firstByte
+		if x.reqBody.size == 0 && !x.wroteHead.IsZero() {
+			x.wrote = x.wroteHead // no body: sent with the headers
+		}
+	}
 	if !x.wrote.IsZero() && !x.firstByte.IsZero() && x.firstByte.Before(x.wrote) {
 		// The upstream answered before the request body was fully written
 		// (an early error reply, or the write loop reporting late): sending
@@ -356,6 +383,15 @@ func (t *teeBody) Close() error {
 	return err
 }
 
+// listHeaders lists a response's headers when the wire form was not
+// recovered: HTTP/2's as its wire has them, else net/http's canonical ones.
+func listHeaders(resp *http.Response) flow.Headers {
+	if resp.ProtoMajor == 2 {
+		return h2Headers(resp.Header)
+	}
+	return canonicalHeaders(resp.Header, "")
+}
+
 // canonicalHeaders lists net/http's header map in a stable order when the
 // wire form could not be recovered.
 func canonicalHeaders(h http.Header, host string) flow.Headers {
@@ -383,24 +419,29 @@ func tlsInfo(cs *tls.ConnectionState) *flow.TLSInfo {
 // badGateway is the response a client gets when the upstream failed: 502,
 // 504 when it did not answer in time, or 403 when the dial policy refused
 // the upstream.
-func badGateway(req *http.Request, err error) *http.Response {
+func (p *Proxy) badGateway(req *http.Request, err error) *http.Response {
 	if errors.Is(err, ErrDialRefused) {
 		return syntheticResponse(req, http.StatusForbidden, "aadproxy: "+err.Error()+"\n")
 	}
 	if isTimeout(err) {
-		return syntheticResponse(req, http.StatusGatewayTimeout, "aadproxy: "+describeUpstreamError(req.URL.Host, err)+"\n")
+		return syntheticResponse(req, http.StatusGatewayTimeout, "aadproxy: "+p.describeUpstreamError(req.URL.Host, err)+"\n")
 	}
-	msg := "aadproxy: " + describeUpstreamError(req.URL.Host, err) + "\n"
+	msg := "aadproxy: " + p.describeUpstreamError(req.URL.Host, err) + "\n"
 	return syntheticResponse(req, http.StatusBadGateway, msg)
 }
 
 func syntheticResponse(req *http.Request, status int, body string) *http.Response {
+	proto, major, minor := "HTTP/1.1", 1, 1
+	if req.ProtoMajor == 2 {
+		// The client reads it on its HTTP/2 stream.
+		proto, major, minor = "HTTP/2.0", 2, 0
+	}
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
 		StatusCode:    status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
+		Proto:         proto,
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
 		Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Aadproxy-Error": {"1"}},
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),
@@ -409,15 +450,16 @@ func syntheticResponse(req *http.Request, status int, body string) *http.Respons
 }
 
 // describeUpstreamError says in plain words what went wrong and what to do.
-func describeUpstreamError(host string, err error) string {
+func (p *Proxy) describeUpstreamError(host string, err error) string {
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
 	var ne net.Error
 	hint := ""
 	switch {
-	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne):
-		hint = "the upstream's certificate is not trusted; for a test server pass --upstream-ca FILE (--upstream-insecure turns verification off)"
+	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
+		hint = upstreamCertHint(host, err, len(p.opts.UpstreamRoots) > 0, p.opts.MapRemote[normalizeHost(host)])
 	case strings.Contains(err.Error(), "timeout awaiting response headers"):
 		hint = "the upstream sent no response head in time; --upstream-timeout sets how long to wait"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

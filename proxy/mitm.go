@@ -8,7 +8,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +20,8 @@ import (
 // is goproxy. Doing the handshake and HTTP parsing here, rather than in
 // goproxy's MITM loop, lets aadproxy report a client that rejects the CA,
 // answer a malformed request with a 400 (goproxy's loop only closes the
-// connection) and pin ALPN to http/1.1.
+// connection) and choose the protocol the client speaks: h2 when the client
+// and the upstream both speak it (see h2.go), else http/1.1.
 func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	if !p.track(client) {
 		client.Close()
@@ -46,18 +46,29 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	var clientTLS *flow.TLSInfo
 	if first[0] == 0x16 { // TLS handshake record
 		scheme = "https"
-		tc := tls.Server(conn, p.issuer.ServerConfig(hostname))
+		hc := newHandshakeConn(conn) // for the alert of a client that rejects the CA
+		conn = hc
+		cfg := p.issuer.ServerConfig(hostname)
+		if p.h2 != nil {
+			p.offerH2(cfg, host)
+		}
+		tc := tls.Server(conn, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), p.opts.HandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			p.reportHandshake(hostname, err)
+			p.reportHandshake(hostname, err, hc)
 			tc.Close()
 			return
 		}
+		hc.handshakeDone()
 		cs := tc.ConnectionState()
 		clientTLS = tlsInfo(&cs)
-		conn = tc
+		conn = p.watchEarlyClose(tc, hostname)
+		if cs.NegotiatedProtocol == "h2" {
+			p.serveH2(conn, hostname, host, connect.RemoteAddr, clientTLS, tagOf(connect))
+			return
+		}
 	}
 	inner := newTapConn(conn)
 	clientAddr := connect.RemoteAddr
@@ -65,8 +76,13 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 	inner.onServerError = func(reply []byte) {
 		p.recordServerError(scheme, hostname, inner, reply, clientAddr, clientTLS)
 	}
+	marked := false // requests on one connection are served one at a time
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !marked && scheme == "https" {
+				p.decrypted.Store(hostname, struct{}{})
+				marked = true
+			}
 			inner.setPending(true)
 			ri := &reqInfo{capture: true, start: time.Now(), clientAddr: clientAddr, clientTLS: clientTLS, tag: tag}
 			ri.header, _ = inner.takeRequestHead(r.Method, r.RequestURI)
@@ -83,7 +99,7 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 				inner.setPending(false)
 			}
 		},
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: p.opts.RequestHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -94,35 +110,29 @@ func (p *Proxy) serveMITM(connect *http.Request, host string, client net.Conn) {
 }
 
 // reportHandshake turns a failed client handshake into a notice. A client
-// that does not trust our CA says so with an alert; tell the user how to
-// trust it.
-func (p *Proxy) reportHandshake(host string, err error) {
-	msg := err.Error()
-	rejected := strings.Contains(msg, "unknown certificate authority") ||
-		strings.Contains(msg, "bad certificate") ||
-		strings.Contains(msg, "certificate unknown") ||
-		strings.Contains(msg, "unknown ca")
-	if rejected {
-		p.noticeOnce(host, Notice{
-			Level:   "warning",
-			Host:    host,
-			Message: "the client rejected aadproxy's certificate for " + host + " (" + msg + ")",
-			Hint:    "trust the aadproxy CA in that client: its file is printed by `aadproxy ca path`",
-		})
-		return
-	}
-	if strings.Contains(msg, "EOF") || strings.Contains(msg, "reset by peer") {
-		// A client that gives up mid-handshake without an alert usually
-		// distrusts the certificate too (curl, some runtimes).
-		p.noticeOnce(host, Notice{
-			Level:   "warning",
-			Host:    host,
-			Message: "the client closed the TLS handshake for " + host + " (" + msg + ")",
-			Hint:    "if it does not trust aadproxy's CA, trust the file printed by `aadproxy ca path`",
-		})
-		return
-	}
-	p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: "TLS handshake with the client failed for " + host + ": " + msg})
+// that does not trust our CA says so, each kind in its own way
+// (describeHandshake); tell the user how to trust it.
+func (p *Proxy) reportHandshake(host string, err error, hc *handshakeConn) {
+	msg, hint, _ := describeHandshake(host, err, hc)
+	p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
+}
+
+// watchEarlyClose reports a client that closes the connection, or sends an
+// alert, right after a successful handshake instead of a request: .NET and
+// SChannel check the certificate only then. A bare close to a host where
+// clients already send requests is a browser dropping a spare connection
+// it opened ahead of need, and is not reported.
+func (p *Proxy) watchEarlyClose(c net.Conn, host string) net.Conn {
+	return &firstReadConn{Conn: c, since: time.Now(), report: func(err error) {
+		msg, hint, ok := describeEarlyClose(host, err)
+		if !ok {
+			return
+		}
+		if _, served := p.decrypted.Load(host); served && hangup(err) {
+			return // a browser dropping a spare (preconnected) connection
+		}
+		p.noticeOnce(host, Notice{Level: "warning", Host: host, Message: msg, Hint: hint})
+	}}
 }
 
 func (p *Proxy) track(c net.Conn) bool {

@@ -72,7 +72,19 @@ type Options struct {
 	IdleTimeout time.Duration
 	// HandshakeTimeout bounds TLS handshakes with clients and upstreams.
 	HandshakeTimeout time.Duration
+	// RequestHeaderTimeout bounds how long a client may take to send a
+	// request head (slowloris); it then gets a 408 and a flow records it
+	// (default DefaultRequestHeaderTimeout).
+	RequestHeaderTimeout time.Duration
+	// HTTP1 keeps every decrypted connection on HTTP/1.1 (--http1). By
+	// default a client that offers h2 gets it when the upstream speaks it.
+	// An UpstreamProxy implies HTTP1.
+	HTTP1 bool
 }
+
+// DefaultRequestHeaderTimeout is how long a client may take to send a
+// request head.
+const DefaultRequestHeaderTimeout = 30 * time.Second
 
 // Default returns the options aadproxy starts with.
 func Default() Options {
@@ -82,6 +94,7 @@ func Default() Options {
 		ResponseHeaderTimeout: DefaultUpstreamTimeout,
 		IdleTimeout:           DefaultIdleTimeout,
 		HandshakeTimeout:      15 * time.Second,
+		RequestHeaderTimeout:  DefaultRequestHeaderTimeout,
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"golang.org/x/net/http2"
 
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/flow"
@@ -58,12 +59,21 @@ type Proxy struct {
 	gp     *goproxy.ProxyHttpServer
 	events Events
 	srv    *http.Server
+	// h2 carries HTTP/2 clients' requests upstream; nil with Options.HTTP1
+	// (or an upstream proxy), when every decrypted connection is HTTP/1.1.
+	h2     *h2Upstream
+	h2srv  *http2.Server
+	h2base *http.Server
 
-	mu       sync.Mutex
-	mitm     map[net.Conn]struct{} // hijacked connections, closed on shutdown
-	noticed  map[string]bool
-	budget   captureBudget
-	shutdown bool
+	mu      sync.Mutex
+	mitm    map[net.Conn]struct{} // hijacked connections, closed on shutdown
+	noticed map[string]bool
+	// decrypted holds the hosts a client has sent a request to through a
+	// decrypted connection: some client there trusts the CA, so a spare
+	// connection it drops unused is no sign of distrust.
+	decrypted sync.Map
+	budget    captureBudget
+	shutdown  bool
 }
 
 // New builds a proxy that signs leaves with ca.
@@ -81,6 +91,9 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 	}
 	if o.CaptureMemory == 0 {
 		o.CaptureMemory = def.CaptureMemory
+	}
+	if o.RequestHeaderTimeout == 0 {
+		o.RequestHeaderTimeout = def.RequestHeaderTimeout
 	}
 	scope, err := NewScope(o.Intercept, o.InterceptAll)
 	if err != nil {
@@ -102,10 +115,16 @@ func New(opts Options, ca *certs.CA, ev Events) (*Proxy, error) {
 		noticed: map[string]bool{},
 	}
 	p.budget.left.Store(o.CaptureMemory)
+	if !o.HTTP1 && o.UpstreamProxy == nil {
+		// Chained, the HTTP/1.1 transport speaks CONNECT and TLS itself:
+		// there is no tapped connection to run HTTP/2 over.
+		p.h2 = newH2Upstream(up, p.tr, o.ResponseHeaderTimeout)
+		p.h2srv, p.h2base = newH2Server()
+	}
 	p.gp = p.newEngine()
 	p.srv = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: o.RequestHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -223,6 +242,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	err := p.srv.Shutdown(ctx)
 	p.tr.CloseIdleConnections()
+	if p.h2 != nil {
+		p.h2.close()
+	}
+	p.up.spares.closeAll()
 	return err
 }
 
@@ -286,14 +309,19 @@ func (p *Proxy) emitFlow(f *flow.Flow) {
 	}
 }
 
-// recordServerError turns net/http's own reply to a malformed request into a
-// flow, so the bad input is visible and recorded.
+// recordServerError turns net/http's own reply to a malformed request, or
+// the tap's 408 to a client too slow to send its head, into a flow, so the
+// bad input is visible and recorded.
 func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byte, clientAddr string, clientTLS *flow.TLSInfo) {
 	statusLine, rest, _ := strings.Cut(string(reply), "\r\n")
 	_, body, _ := strings.Cut(rest, "\r\n\r\n")
 	status := statusOf([]byte(statusLine))
 	if status < 0 {
 		status = http.StatusBadRequest
+	}
+	errText := "malformed request from the client: " + strings.TrimSpace(body)
+	if cut, n := tap.headTimeout(); cut {
+		errText = fmt.Sprintf("client sent no complete request head within %s (%d bytes of it, then nothing)", p.opts.RequestHeaderTimeout, n)
 	}
 	sent := tap.recent(4096)
 	now := time.Now()
@@ -309,7 +337,7 @@ func (p *Proxy) recordServerError(scheme, host string, tap *tapConn, reply []byt
 			Header: flow.Headers{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}, {Name: "Connection", Value: "close"}},
 			Body:   flow.Body{Raw: []byte(body), Size: int64(len(body))},
 		},
-		Error:      "malformed request from the client: " + strings.TrimSpace(body),
+		Error:      errText,
 		Timings:    flow.Timings{Start: now, DNS: -1, Connect: -1, TLS: -1, Send: -1, Wait: -1, Receive: -1},
 		ClientAddr: clientAddr,
 		ClientTLS:  clientTLS,

@@ -409,7 +409,7 @@ func TestClientRejectingCAIsReportedAndProxyKeepsServing(t *testing.T) {
 	}
 	tc.Close()
 	n := p.WaitNotice(t, func(n proxy.Notice) bool { return n.Level == "warning" && n.Host == loginHost })
-	if !strings.Contains(n.Hint, "aadproxy ca path") {
+	if !strings.Contains(n.Hint, "aadproxy ca install") {
 		t.Errorf("notice hint %q does not say how to trust the CA", n.Hint)
 	}
 	resp, err := p.Client().Get("https://" + loginHost + "/after")
@@ -679,5 +679,51 @@ func TestSilentUpstreamBodyIsCutAfterTheIdleTimeout(t *testing.T) {
 	case err := <-got:
 		t.Errorf("an event stream was cut after %v: %v", time.Since(start), err)
 	case <-time.After(3 * opts.IdleTimeout):
+	}
+}
+
+// TestClientClosingAfterTheHandshakeGetsTheTrustHint: .NET and Windows
+// SChannel check the certificate after the handshake, then close the
+// connection instead of sending a request. A client that sends its request
+// gets no such notice, and neither does a spare connection dropped unused
+// on a host where requests already go through (a browser's preconnect).
+func TestClientClosingAfterTheHandshakeGetsTheTrustHint(t *testing.T) {
+	hangUp := func(p *proxytest.Proxy) {
+		t.Helper()
+		conn := connectThrough(t, p.Addr, loginHost+":443")
+		tc := tls.Client(conn, &tls.Config{ServerName: loginHost, InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		tc.Close() // as a client that found the certificate untrusted
+	}
+	get := func(p *proxytest.Proxy) {
+		t.Helper()
+		resp, err := p.Client().Get("https://" + loginHost + "/first")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	p, _ := startPair(t, proxy.Default())
+	hangUp(p)
+	n := p.WaitNotice(t, func(n proxy.Notice) bool { return n.Level == "warning" && n.Host == loginHost })
+	if !strings.Contains(n.Message, "right after the TLS handshake") || !strings.Contains(n.Hint, "aadproxy ca install") || !strings.Contains(n.Hint, ".NET") {
+		t.Errorf("notice %+v: want the close after the handshake and the trust hint for .NET", n)
+	}
+	get(p)
+	if got := len(p.Notices()); got != 1 {
+		t.Errorf("%d notices, want only the one for the closed connection: %+v", got, p.Notices())
+	}
+
+	spare, _ := startPair(t, proxy.Default())
+	get(spare)
+	hangUp(spare)
+	time.Sleep(300 * time.Millisecond) // the proxy reads the close at once; give it time to (wrongly) speak
+	for _, n := range spare.Notices() {
+		if n.Level == "warning" {
+			t.Errorf("a spare connection dropped after requests went through was reported: %+v", n)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -43,6 +45,19 @@ type tapConn struct {
 	// onServerError receives those replies (status line and body text).
 	onServerError func(reply []byte)
 
+	// plain is set before first use on an HTTP/2 upstream connection and
+	// never changes: HTTP/2 has no header block in wire form to recover
+	// (HPACK, lowercase names, streams interleaved), so reads and writes
+	// pass straight through.
+	plain bool
+
+	// A client that sends part of a request head and then nothing until
+	// the server's header timeout (slowloris) is answered 408 here, where
+	// net/http would close silently or answer 400 to the half line it read.
+	idleBytes int  // bytes read while no request was pending
+	timedOut  bool // a read hit the deadline while no request was pending
+	replied   bool // the 408 went out (and to onServerError)
+
 	// Upstream connections remember how they were made, for timings.
 	tlsState *tls.ConnectionState
 	dialTime time.Duration
@@ -53,10 +68,17 @@ func newTapConn(c net.Conn) *tapConn { return &tapConn{Conn: c} }
 
 func (t *tapConn) Read(p []byte) (int, error) {
 	n, err := t.Conn.Read(p)
-	if n > 0 {
+	if t.plain {
+		return n, err
+	}
+	if n > 0 || err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		t.mu.Lock()
 		if !t.noRead {
 			t.buf = append(t.buf, p[:n]...)
+			if !t.pending {
+				t.idleBytes += n
+				t.timedOut = t.timedOut || err != nil && errors.Is(err, os.ErrDeadlineExceeded)
+			}
 		}
 		if len(t.buf) > tapWindow {
 			t.buf = append(t.buf[:0], t.buf[len(t.buf)-tapKeep:]...)
@@ -67,18 +89,61 @@ func (t *tapConn) Read(p []byte) (int, error) {
 }
 
 func (t *tapConn) Write(p []byte) (int, error) {
+	if t.plain {
+		return t.Conn.Write(p)
+	}
 	t.mu.Lock()
 	report := !t.pending && t.onServerError != nil && bytes.HasPrefix(p, []byte("HTTP/1."))
+	timeout := report && t.headTimedOut()
+	if timeout {
+		t.replied = true
+	}
 	cb := t.onServerError
 	t.mu.Unlock()
+	if timeout {
+		// net/http took the half line it had for a whole one and found it
+		// malformed; the client was too slow, not wrong.
+		cb(headTimeoutReply)
+		if _, err := t.Conn.Write(headTimeoutReply); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	if report {
 		cb(append([]byte(nil), p...))
 	}
 	return t.Conn.Write(p)
 }
 
-// Close closes the connection and runs onClose once.
+// headTimeoutReply answers a client cut by the header timeout.
+var headTimeoutReply = []byte("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n408 Request Timeout: no complete request head in time\n")
+
+// headTimedOut reports a client cut by the header timeout in the middle of
+// a request head. A connection that sent nothing is only idle. t.mu is held.
+func (t *tapConn) headTimedOut() bool { return t.timedOut && t.idleBytes > 0 }
+
+// headTimeout reports whether the client was cut by the header timeout
+// with part of a request head sent, and how many bytes of it.
+func (t *tapConn) headTimeout() (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.headTimedOut(), t.idleBytes
+}
+
+// Close closes the connection and runs onClose once. A client cut by the
+// header timeout that net/http did not answer gets its 408 first.
 func (t *tapConn) Close() error {
+	t.mu.Lock()
+	timeout := !t.replied && !t.pending && t.onServerError != nil && t.headTimedOut()
+	if timeout {
+		t.replied = true
+	}
+	cb := t.onServerError
+	t.mu.Unlock()
+	if timeout {
+		cb(headTimeoutReply)
+		t.Conn.Write(headTimeoutReply)
+	}
 	err := t.Conn.Close()
 	t.closeOnce.Do(func() {
 		if t.onClose != nil {
@@ -100,6 +165,9 @@ func (t *tapConn) detach() {
 func (t *tapConn) setPending(v bool) {
 	t.mu.Lock()
 	t.pending = v
+	if v {
+		t.idleBytes = 0 // the head was whole
+	}
 	t.mu.Unlock()
 }
 

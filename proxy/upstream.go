@@ -20,6 +20,11 @@ type upstream struct {
 	// checksEach says the dialer applies the policy to each address it
 	// dials (the default dialer), so names need no resolving first.
 	checksEach bool
+	// h2Config offers h2 before http/1.1 (HTTP/2 probes and dials).
+	h2Config *tls.Config
+	// spares holds connections that HTTP/2 probes made to upstreams that
+	// chose http/1.1, for the HTTP/1.1 transport's next dial there.
+	spares spares
 }
 
 func newUpstream(o Options) (*upstream, error) {
@@ -44,6 +49,8 @@ func newUpstream(o Options) (*upstream, error) {
 		MinVersion: tls.VersionTLS12,
 	}
 	u.tlsConfig.InsecureSkipVerify = o.UpstreamInsecure
+	u.h2Config = u.tlsConfig.Clone()
+	u.h2Config.NextProtos = []string{"h2", "http/1.1"}
 	return u, nil
 }
 
@@ -92,8 +99,18 @@ func (u *upstream) dialPlain(ctx context.Context, network, addr string) (net.Con
 
 // dialTLS dials and completes the TLS handshake itself, so the tap sees
 // plaintext and the handshake can be timed. SNI is the host the client asked
-// for, even when map-remote sends the bytes elsewhere.
+// for, even when map-remote sends the bytes elsewhere. A connection left by
+// an HTTP/2 probe that the upstream answered with http/1.1 is used first, so
+// the probe's handshake is not paid twice.
 func (u *upstream) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	if c := u.spares.take(addr); c != nil {
+		return c, nil
+	}
+	return u.dialTLSWith(ctx, network, addr, u.tlsConfig)
+}
+
+// dialTLSWith is dialTLS with base's ALPN protocols, and never a spare.
+func (u *upstream) dialTLSWith(ctx context.Context, network, addr string, base *tls.Config) (*tapConn, error) {
 	start := time.Now()
 	raw, err := u.dialTCP(ctx, network, addr)
 	if err != nil {
@@ -101,7 +118,7 @@ func (u *upstream) dialTLS(ctx context.Context, network, addr string) (net.Conn,
 	}
 	dialed := time.Since(start)
 	host, _, _ := net.SplitHostPort(addr)
-	cfg := u.tlsConfig.Clone()
+	cfg := base.Clone()
 	cfg.ServerName = host
 	tc := tls.Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, u.opts.HandshakeTimeout)

@@ -48,6 +48,25 @@ type Recorder struct {
 	n     int
 	buf   []byte // the encoder's buffer, kept between batches
 	dirty bool   // a failed write may have left bytes past the trailer
+
+	maxSize   int64  // bodies are left out once the file is this big; 0: never
+	onMaxSize func() // called once, when bodies start being left out
+	overMax   bool
+}
+
+// DefaultMaxSize is how big a recording grows before it stops taking
+// bodies (--record-max): a browser left recording all day must not fill the
+// disk with images and scripts, while every flow's metadata stays.
+const DefaultMaxSize = 2 << 30
+
+// LimitBodies makes entries written once the file has reached max bytes
+// keep their metadata and sizes but not their bodies, which are marked as
+// left out. reached is called once, from the writing goroutine, when that
+// starts. max 0 means no limit. Call it before the first write.
+func (r *Recorder) LimitBodies(max int64, reached func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxSize, r.onMaxSize = max, reached
 }
 
 // Create starts a new recording at path, replacing any file there. The file
@@ -104,12 +123,27 @@ func (r *Recorder) WriteBatch(fs []*flow.Flow) error {
 	}
 	out := io.NewOffsetWriter(r.file, r.off)
 	enc := &encoder{b: r.buf[:0], out: out}
+	reached := false
+	defer func() {
+		if reached && r.onMaxSize != nil {
+			r.onMaxSize()
+		}
+	}()
 	for i, f := range fs {
 		if r.n+i > 0 {
 			enc.b = append(enc.b, ',')
 		}
 		enc.b = append(enc.b, '\n')
-		entryFromFlow(f).encode(enc)
+		e := entryFromFlow(f)
+		if r.maxSize > 0 && !r.overMax {
+			at, _ := out.Seek(0, io.SeekCurrent)
+			r.overMax = r.off+at+int64(len(enc.b)) >= r.maxSize
+			reached = r.overMax
+		}
+		if r.overMax {
+			e.omitBodies(fmt.Sprintf("body not recorded: the recording had reached its %s limit (--record-max)", formatSize(r.maxSize)))
+		}
+		e.encode(enc)
 		enc.flushIfFull()
 	}
 	written, _ := out.Seek(0, io.SeekCurrent)  // relative to r.off
@@ -133,6 +167,35 @@ func (r *Recorder) WriteBatch(fs []*flow.Flow) error {
 	r.off = end
 	r.n += len(fs)
 	return nil
+}
+
+// omitBodies leaves an entry's bodies out, keeping their sizes, and marks
+// them as cut with a note that says why.
+func (e *Entry) omitBodies(note string) {
+	if p := e.Request.PostData; p != nil && (p.Text != "" || len(p.Params) > 0 || p.body != nil && len(p.body.data) > 0) {
+		p.body, p.Text, p.Params, p.Encoding = nil, "", nil, ""
+		p.Truncated, p.Comment = true, note
+	}
+	if r := e.Response; r != nil {
+		c := &r.Content
+		if c.Text != "" || c.body != nil && len(c.body.data) > 0 {
+			c.body, c.Text, c.Encoding, c.Raw = nil, "", "", false
+			c.Truncated, c.Comment = true, note
+		}
+	}
+}
+
+// formatSize writes n in the largest binary unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // restoreTrailer puts the trailer back where the failed batch began, so the

@@ -69,14 +69,16 @@ const (
 // delivered; Session names the first damaged one by the number in its file
 // names ("" when the archive was cut between sessions), Offset is the byte
 // position in the archive where its damage starts (-1 when unknown), Entry
-// is how many sessions were delivered before it, and Damaged how many
-// sessions were incomplete in all.
+// is how many sessions were delivered before it, Complete how many were
+// delivered in all (the flows a reader got), and Damaged how many sessions
+// were incomplete in all.
 type SAZDamageError struct {
-	Session string
-	Offset  int64
-	Entry   int
-	Damaged int
-	Err     error
+	Session  string
+	Offset   int64
+	Entry    int
+	Complete int
+	Damaged  int
+	Err      error
 }
 
 func (e *SAZDamageError) Error() string {
@@ -88,14 +90,24 @@ func (e *SAZDamageError) Error() string {
 	if e.Offset >= 0 {
 		fmt.Fprintf(&b, " (byte %d)", e.Offset)
 	}
-	fmt.Fprintf(&b, ", after %d complete sessions: %v", e.Entry, e.Err)
-	if e.Damaged > 1 {
-		fmt.Fprintf(&b, " (%d damaged sessions in all)", e.Damaged)
+	// The count is of every session read, which is what a reader shows
+	// next to this message, not of those before the damage.
+	fmt.Fprintf(&b, ": %v; read %s", e.Err, plural(e.Complete, "complete session"))
+	if e.Damaged > 0 {
+		fmt.Fprintf(&b, ", %s", plural(e.Damaged, "damaged session"))
 	}
 	return b.String()
 }
 
 func (e *SAZDamageError) Unwrap() error { return e.Err }
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
 
 // sazPart is one file of a session, wherever it came from: the zip's
 // central directory or, for a damaged archive, a scan of local headers.
@@ -167,7 +179,7 @@ func readSAZ(ra io.ReaderAt, size int64, name string, fn func(index int, f *flow
 		first = &SAZDamageError{Offset: cut.offset, Entry: n, Err: cut.err}
 	}
 	if first != nil {
-		first.Damaged = damaged
+		first.Damaged, first.Complete = damaged, n
 		return n, first
 	}
 	return n, nil

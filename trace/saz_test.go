@@ -314,8 +314,11 @@ func TestReadSAZDamaged(t *testing.T) {
 		wantSession string
 		wantMsg     string
 	}{
-		{"missing response", files("raw/02_s.txt"), 3, "02", "raw/02_s.txt (the response) is missing"},
-		{"missing request", files("raw/04_c.txt"), 3, "04", "raw/04_c.txt (the request) is missing"},
+		{"missing response", files("raw/02_s.txt"), 3, "02", "raw/02_s.txt (the response) is missing; read 3 complete sessions, 1 damaged session"},
+		{"missing request", files("raw/04_c.txt"), 3, "04", "raw/04_c.txt (the request) is missing; read 3 complete sessions, 1 damaged session"},
+		// The first session damaged: the count is of every session read
+		// (what analyze shows as flows), never "after 0 complete sessions".
+		{"first session damaged", files("raw/01_s.txt"), 3, "01", "raw/01_s.txt (the response) is missing; read 3 complete sessions, 1 damaged session"},
 	}
 	for _, tt := range tests {
 		var ids []string
@@ -326,6 +329,9 @@ func TestReadSAZDamaged(t *testing.T) {
 		var d *SAZDamageError
 		if !errors.As(err, &d) {
 			t.Fatalf("%s: got %v, want *SAZDamageError", tt.name, err)
+		}
+		if d.Complete != n {
+			t.Errorf("%s: the error counts %d complete sessions, the reader delivered %d", tt.name, d.Complete, n)
 		}
 		if n != tt.wantN || d.Session != tt.wantSession || !strings.Contains(d.Error(), tt.wantMsg) || !strings.Contains(d.Error(), "session "+tt.wantSession) {
 			t.Errorf("%s: n=%d, %v; want n=%d naming session %s and %q", tt.name, n, err, tt.wantN, tt.wantSession, tt.wantMsg)
@@ -404,7 +410,7 @@ func TestReadSAZRejects(t *testing.T) {
 	}{
 		{"empty zip", buildZip(t, nil), "no sessions"},
 		{"not a zip", []byte("PK\x05\x07 but nothing else"), "not a zip archive"},
-		{"cut in the first header", []byte("PK\x03\x04 but nothing else"), "damaged SAZ (byte 0), after 0 complete sessions"},
+		{"cut in the first header", []byte("PK\x03\x04 but nothing else"), "damaged SAZ (byte 0): an entry header is cut short; read 0 complete sessions"},
 		{"no raw folder", buildZip(t, []zipFile{{"readme.txt", "hi"}}), "no sessions"},
 	}
 	for _, tt := range tests {

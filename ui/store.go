@@ -471,7 +471,7 @@ func trimBodies(f *flow.Flow, identity bool) {
 	}
 	for _, b := range []*flow.Body{reqBody(f), respBody(f)} {
 		if b != nil && len(b.Raw) > maxKeptBody {
-			*b = flow.Body{Raw: b.Raw[:maxKeptBody:maxKeptBody], Size: b.Size, Truncated: true, Encoding: b.Encoding}
+			*b = flow.Body{Raw: b.Raw[:maxKeptBody:maxKeptBody], Size: b.Size, Truncated: true, Encoding: b.Encoding, DecodeLimit: b.DecodeLimit}
 		}
 	}
 }

@@ -61,7 +61,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, errHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "aadproxy analyze: %v\n", err)
+		fmt.Fprintf(stderr, "aadproxy analyze: %v\n%s", err, usageHint("analyze"))
 		return exitBadInput
 	}
 	eng, err := inspect.NewEngine(rules.All(), inspect.Options{})

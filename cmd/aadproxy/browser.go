@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/internal/launch"
 	"github.com/aadproxy/aadproxy/internal/runfile"
-	"github.com/aadproxy/aadproxy/proxy"
 )
 
 // browserOptions are `aadproxy browser [start flags] [--browser NAME] [URL]`.
@@ -29,7 +29,7 @@ type browserOptions struct {
 }
 
 func parseBrowser(args []string, stderr io.Writer) (browserOptions, error) {
-	o := browserOptions{startOptions: startOptions{maxBody: proxy.DefaultMaxBody}}
+	o := browserOptions{startOptions: defaultStartOptions()}
 	fs := startFlags("browser", &o.startOptions, stderr)
 	fs.StringVar(&o.browser, "browser", "", "`NAME`: "+strings.Join(launch.BrowserNames(), ", ")+" (default: the first installed)")
 	fs.BoolVar(&o.headless, "headless", false, "run the browser without a window")
@@ -42,6 +42,9 @@ func parseBrowser(args []string, stderr io.Writer) (browserOptions, error) {
 		return o, usagef("want at most one URL, got %q", fs.Args())
 	}
 	o.url = fs.Arg(0)
+	if o.browser != "" && !slices.Contains(launch.BrowserNames(), o.browser) {
+		return o, usagef("--browser %q: want one of %s", o.browser, strings.Join(launch.BrowserNames(), ", "))
+	}
 	if o.screenshot != "" && (!o.headless || o.url == "") {
 		return o, usagef("--screenshot needs --headless and a URL")
 	}

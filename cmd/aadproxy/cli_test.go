@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
@@ -227,5 +228,144 @@ func TestAnalyzeFilterShowsOnlyMatchingFlowsButJudgesThemAll(t *testing.T) {
 	var errOut bytes.Buffer
 	if code := run([]string{"analyze", "--filter", "~c 4xx & (", rec}, io.Discard, &errOut); code != exitBadInput || !strings.Contains(errOut.String(), "at 9") {
 		t.Errorf("a bad filter: exit %d, %q; want 2 and where it is wrong", code, errOut.String())
+	}
+}
+
+// TestUsageErrorsAreSaidOnceAndExit2 drives every subcommand's flag parsing
+// through the CLI's entry point with a mistake: each must exit 2 and say
+// the mistake once, without the flag list (that is for -h).
+func TestUsageErrorsAreSaidOnceAndExit2(t *testing.T) {
+	t.Setenv("AADPROXY_HOME", t.TempDir())
+	missing := filepath.Join(t.TempDir(), "missing-ca.pem")
+	tests := []struct {
+		args []string
+		want string // said exactly once on stderr
+	}{
+		{[]string{"start", "--upstream-proxy", "socks5://127.0.0.1:1080"}, "only http:// and https:// proxies"},
+		{[]string{"start", "--upstream-ca", missing}, "read --upstream-ca"},
+		{[]string{"start", "--max-body", "10QB"}, `invalid value "10QB" for flag -max-body`},
+		{[]string{"start", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"start", "--listen", "nonsense"}, "--listen"},
+		{[]string{"start", "--upstream-timeout", "0s"}, "--upstream-timeout must be positive"},
+		{[]string{"start", "--upstream-timeout", "soon"}, `invalid value "soon" for flag -upstream-timeout`},
+		{[]string{"start", "--map-remote", "login.microsoftonline.com"}, "want HOST=ADDR"},
+		{[]string{"start", "--listen", "0.0.0.0:8080"}, "reaches beyond this machine"},
+		{[]string{"start", "--ui", "127.0.0.1:1", "--no-ui"}, "contradict"},
+		{[]string{"start", "extra"}, `unexpected argument "extra"`},
+		{[]string{"--max-body", "-1"}, `invalid value "-1" for flag -max-body`},
+		{[]string{"start", "--record-max", "big"}, `invalid value "big" for flag -record-max`},
+		{[]string{"run", "--max-body", "lots", "--", "true"}, `invalid value "lots" for flag -max-body`},
+		{[]string{"run", "--upstream-proxy", "socks5://127.0.0.1:1080", "--", "true"}, "only http:// and https:// proxies"},
+		{[]string{"run", "--upstream-ca", missing, "--", "true"}, "read --upstream-ca"},
+		{[]string{"run"}, "want a command to run"},
+		{[]string{"run", "--attach", "--offline", "--", "true"}, "--offline applies only"},
+		{[]string{"run", "--pid", "7", "--", "true"}, "--pid picks the running proxy"},
+		{[]string{"demo", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"demo", "--listen", "nonsense"}, "--listen"},
+		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"analyze"}, "want one trace file"},
+		{[]string{"analyze", "--filter", "(", "x.har"}, "--filter"},
+		{[]string{"analyze", "--bogus", "x.har"}, "flag provided but not defined: -bogus"},
+		{[]string{"ui"}, "want one trace file"},
+		{[]string{"ui", "--no-ui", "x.har"}, "--no-ui leaves nothing to do"},
+		{[]string{"ui", "--ui", "nonsense", "x.har"}, "--ui"},
+		{[]string{"browser", "--browser", "netscape"}, `--browser "netscape"`},
+		{[]string{"browser", "a", "b"}, "want at most one URL"},
+		{[]string{"browser", "--screenshot", "x.png"}, "--screenshot needs --headless"},
+		{[]string{"browser", "--upstream-proxy", "socks5://127.0.0.1:1080"}, "only http:// and https:// proxies"},
+		{[]string{"env", "--shell", "tcsh"}, `--shell "tcsh"`},
+		{[]string{"env", "--pid", "many"}, `invalid value "many" for flag -pid`},
+		{[]string{"env", "extra"}, `unexpected argument "extra"`},
+		{[]string{"mcp", "extra"}, `unexpected argument "extra"`},
+		{[]string{"mcp", "--from", "x.har", "--pid", "3"}, "--from reads a file"},
+		{[]string{"explain"}, "want one code"},
+		{[]string{"explain", "AADSTSxyz"}, "AADSTSxyz"},
+		{[]string{"explain", "--bogus", "50143"}, "flag provided but not defined: -bogus"},
+		{[]string{"sanitize"}, "want IN -o OUT"},
+		{[]string{"sanitize", "--check", "a.har", "b.har"}, "--check takes only the file"},
+		{[]string{"sanitize", "--keep-claims"}, "flag needs an argument: -keep-claims"},
+		{[]string{"convert", "a.saz"}, "want IN OUT"},
+		{[]string{"bundle"}, "want exactly one of --from FILE and --last"},
+		{[]string{"bundle", "--from", "x.har", "--last"}, "want exactly one of --from FILE and --last"},
+		{[]string{"ca"}, "want a subcommand"},
+		{[]string{"ca", "frobnicate"}, `unknown subcommand "frobnicate"`},
+		{[]string{"ca", "path", "extra"}, `unexpected argument "extra"`},
+		{[]string{"ca", "show", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"ca", "install", "--store", "keychain", "--dry-run"}, `--store "keychain"`},
+		{[]string{"ca", "install", "--store", "system", "--nssdb", "/x", "--dry-run"}, "--nssdb names an NSS database"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(tt.args, &stdout, &stderr)
+		if code != exitBadInput {
+			t.Errorf("run(%q): exit %d, want %d; stderr:\n%s", tt.args, code, exitBadInput, stderr.String())
+			continue
+		}
+		if n := strings.Count(stderr.String(), tt.want); n != 1 {
+			t.Errorf("run(%q): stderr says %q %d times, want once:\n%s", tt.args, tt.want, n, stderr.String())
+		}
+		if tt.args[0] != "frobnicate" && strings.Contains(stderr.String(), "\n  -") {
+			t.Errorf("run(%q): stderr lists the flags after a mistake (that is for -h):\n%s", tt.args, stderr.String())
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("run(%q): stdout %q, want nothing", tt.args, stdout.String())
+		}
+	}
+	// -h still lists the flags, and is no error.
+	var stderr bytes.Buffer
+	if code := run([]string{"start", "-h"}, io.Discard, &stderr); code != exitOK || !strings.Contains(stderr.String(), "-max-body") {
+		t.Errorf("start -h: exit %d, stderr %q; want 0 and the flags", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"run", "-h"}, io.Discard, &stderr); code != exitOK || !strings.Contains(stderr.String(), "Usage: aadproxy run") || !strings.Contains(stderr.String(), "-attach") {
+		t.Errorf("run -h: exit %d, stderr %q; want 0 and the flags", code, stderr.String())
+	}
+}
+
+// TestAnalyzeOfADamagedSAZCountsAsItShows: a SAZ whose first session has
+// lost its response still gives every other session; the flows analyze
+// prints and the sessions its error counts are the same number (it said
+// "after 0 complete sessions" next to the flows it had read).
+func TestAnalyzeOfADamagedSAZCountsAsItShows(t *testing.T) {
+	src, err := zip.OpenReader(filepath.Join("..", "..", "trace", "testdata", "sample.saz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(t.TempDir(), "damaged.saz")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	sessions := map[string]bool{}
+	for _, f := range src.File {
+		if f.Name == "raw/01_s.txt" {
+			continue
+		}
+		if strings.HasSuffix(f.Name, "_c.txt") {
+			sessions[f.Name] = true
+		}
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	complete := len(sessions) - 1
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"analyze", path}, &stdout, &stderr); code != exitBadInput {
+		t.Fatalf("analyze of a damaged SAZ: exit %d, want %d\n%s", code, exitBadInput, stderr.String())
+	}
+	if want := fmt.Sprintf("\n%d flows,", complete); !strings.Contains(stdout.String(), want) {
+		t.Errorf("analyze's summary does not say %q:\n%s", want, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "damaged SAZ at session 01") ||
+		!strings.Contains(stderr.String(), fmt.Sprintf("read %d complete sessions, 1 damaged session", complete)) ||
+		strings.Contains(stderr.String(), "after 0") {
+		t.Errorf("analyze's error does not count the %d sessions it read:\n%s", complete, stderr.String())
 	}
 }

@@ -25,6 +25,7 @@ type demoOptions struct {
 	record string
 	json   bool
 	quiet  bool
+	http1  bool
 	ui     startOptions // --ui, --no-ui, --open (with --serve)
 }
 
@@ -37,6 +38,7 @@ func parseDemo(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.record, "record", "", "also record the demo's flows to `FILE.har`")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines instead of text")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
+	fs.BoolVar(&o.http1, "http1", false, "keep decrypted connections on HTTP/1.1 (by default a client that offers h2 gets it)")
 	uiFlags(fs, &o.ui)
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
@@ -95,9 +97,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// The inspector is for --serve, where a person stays to look.
-	so := startOptions{listen: listen, record: o.record, json: o.json, quiet: o.quiet,
-		ui: o.ui.ui, noUI: !o.serve || o.ui.noUI, open: o.ui.open}
-	s, err := openSession(so, demoProxyOptions(sts), ca, stdout, stderr)
+	so := defaultStartOptions()
+	so.listen, so.record, so.json, so.quiet = listen, o.record, o.json, o.quiet
+	so.ui, so.noUI, so.open = o.ui.ui, !o.serve || o.ui.noUI, o.ui.open
+	po := demoProxyOptions(sts)
+	po.HTTP1 = o.http1
+	s, err := openSession(so, po, ca, stdout, stderr)
 	if err != nil {
 		return err
 	}

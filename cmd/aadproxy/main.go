@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runConvert(args, stdout, stderr)
 	case "bundle":
 		err = runBundle(args, stdout, stderr)
+	case "system-proxy":
+		err = runSystemProxy(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aadproxy", version)
 	case "help", "-h", "--help":
@@ -84,13 +87,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "aadproxy %s: %v\n", cmd, err)
+			fmt.Fprintf(stderr, "aadproxy %s: %v\n%s", cmd, err, usageHint(cmd))
 			return exitBadInput
 		}
 		fmt.Fprintf(stderr, "aadproxy %s: %v\n", cmd, err)
 		return exitFindings
 	}
 	return exitOK
+}
+
+// usageHint points at a command's flags after a usage error.
+func usageHint(cmd string) string {
+	if cmd == "ca" {
+		return "Run 'aadproxy ca SUBCOMMAND -h' for its flags (subcommands: " + caSubcommands + ").\n"
+	}
+	return fmt.Sprintf("Run 'aadproxy %s -h' for its flags.\n", cmd)
 }
 
 // errHelp is returned when -h was asked for.
@@ -118,6 +129,7 @@ Usage:
   aadproxy bundle --from F|--last   one zip for a support ticket: sanitized trace + report
   aadproxy convert IN OUT       between SAZ and HAR
   aadproxy ca path|show|export [--der]|regenerate [--constrain]|install|uninstall|status
+  aadproxy system-proxy status|restore   what start --system-proxy changed; put back what a crash left
   aadproxy version
 
 Run 'aadproxy COMMAND -h' for a command's flags.
@@ -146,11 +158,8 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError{err}
+		if err := parseOnce(fs, args); err != nil {
+			return err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -165,4 +174,25 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	// Re-parse nothing but the positional arguments so fs.Args returns them.
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// parseOnce is fs.Parse that prints the flags only when they were asked
+// for (-h). The flag package prints a bad flag's error and the whole usage
+// text itself, and run prints the error again: a mistake is said once, by
+// run, as a usage error (exit 2).
+func parseOnce(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		out.Write(buf.Bytes())
+		return err
+	default:
+		return usageError{err}
+	}
 }

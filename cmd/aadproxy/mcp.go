@@ -157,7 +157,7 @@ func damageOf(err error) string {
 	}
 	var se *trace.SAZDamageError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("damaged SAZ at byte %d, after %d complete sessions", se.Offset, se.Entry)
+		return fmt.Sprintf("damaged SAZ at byte %d, %d complete sessions read", se.Offset, se.Complete)
 	}
 	return "not a HAR (JSON) or SAZ (zip) file"
 }

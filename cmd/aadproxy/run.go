@@ -31,20 +31,17 @@ type runOptions struct {
 }
 
 func parseRun(args []string, stderr io.Writer) (runOptions, error) {
-	o := runOptions{startOptions: startOptions{maxBody: proxy.DefaultMaxBody}}
+	o := runOptions{startOptions: defaultStartOptions()}
 	fs := startFlags("run", &o.startOptions, stderr)
 	fs.BoolVar(&o.attach, "attach", false, "use the running proxy (its run file) instead of one of its own; start flags do not apply")
 	fs.IntVar(&o.pid, "pid", 0, "with --attach: the proxy with this `PID` (default: the newest running one)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: aadproxy run [start flags] -- COMMAND [ARGS…]\n\nRuns COMMAND with its environment wired to a proxy of its own, for its lifetime.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: aadproxy run [start flags] -- COMMAND [ARGS…]\n\nRuns COMMAND with its environment wired to a proxy of its own, for its lifetime.\n\n")
 		fs.PrintDefaults()
 	}
 	// Flags end at the command: everything after it is the command's own.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, usageError{err}
+	if err := parseOnce(fs.FlagSet, args); err != nil {
+		return o, err
 	}
 	o.command = fs.Args()
 	if len(o.command) == 0 {
@@ -81,13 +78,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "aadproxy run: %v\n", err)
+		fmt.Fprintf(stderr, "aadproxy run: %v\n%s", err, usageHint("run"))
 		return exitBadInput
 	}
 	code, err := runCommand(o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "aadproxy run: %v\n", err)
-		if code == 0 {
+		var ue usageError
+		if errors.As(err, &ue) {
+			code = exitBadInput
+		} else if code == 0 {
 			code = exitFindings
 		}
 	}

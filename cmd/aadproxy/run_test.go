@@ -165,6 +165,31 @@ func TestRunWiresJava(t *testing.T) {
 	}
 }
 
+// A Go program with MSAL Go and no proxy settings of its own, built from
+// testdata/clients/msalgo.
+func TestRunWiresMSALGo(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		requireInCI(t, "no go tool to build the MSAL Go client")
+	}
+	bin := filepath.Join(t.TempDir(), "msalgo")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "./testdata/clients/msalgo").CombinedOutput(); err != nil {
+		t.Fatalf("build the MSAL Go client: %v\n%s", err, out)
+	}
+	authority := "https://login.microsoftonline.com/" + fakests.TenantContoso.ID
+	out, lines := runClient(t, bin, authority, fakests.AppConfidential.ClientID, "not-the-secret")
+	if !strings.Contains(out, `"ok":false`) || !strings.Contains(out, "AADSTS7000215") {
+		t.Errorf("MSAL Go's answer with a wrong secret: %q", out)
+	}
+	if tagged, found := sawFinding(lines, "msalgo", 7000215); !tagged || !found {
+		t.Errorf("flow tagged msalgo %v, finding 7000215 %v: %v", tagged, found, lines)
+	}
+	out, _ = runClient(t, bin, authority, fakests.AppConfidential.ClientID, fakests.AppConfidential.Secret)
+	if !strings.Contains(out, `"ok":true`) {
+		t.Errorf("MSAL Go's answer with the right secret: %q", out)
+	}
+}
+
 func TestRunWiresPythonMSAL(t *testing.T) {
 	python := "/usr/bin/python3" // Debian's, which has python3-msal; another python3 on PATH may not
 	if err := exec.Command(python, "-c", "import msal").Run(); err != nil {

@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -22,6 +24,7 @@ import (
 	"github.com/aadproxy/aadproxy/console"
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/rules"
+	"github.com/aadproxy/aadproxy/internal/launch"
 	"github.com/aadproxy/aadproxy/internal/pipeline"
 	"github.com/aadproxy/aadproxy/internal/runfile"
 	"github.com/aadproxy/aadproxy/proxy"
@@ -41,9 +44,11 @@ type startOptions struct {
 	upstreamProxy    string
 	maxBody          int64
 	record           string
+	recordMax        int64
 	json             bool
 	quiet            bool
 	offline          bool
+	http1            bool
 	upstreamTimeout  time.Duration
 	idleTimeout      time.Duration
 	auth             string // --auth USER:PASS, or "auto"
@@ -52,6 +57,13 @@ type startOptions struct {
 	ui               string // the inspector's address; "" the default
 	noUI             bool
 	open             bool
+	systemProxy      bool // start only: point the OS's proxy setting here (sysproxy.go)
+}
+
+// defaultStartOptions holds the defaults that flags do not set by
+// themselves (sizes, whose flag type has no default of its own).
+func defaultStartOptions() startOptions {
+	return startOptions{maxBody: proxy.DefaultMaxBody, recordMax: trace.DefaultMaxSize}
 }
 
 func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
@@ -66,9 +78,11 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 	fs.StringVar(&o.upstreamProxy, "upstream-proxy", "", "chain through the proxy at `URL` (the environment's HTTPS_PROXY is never used)")
 	fs.Var(sizeFlag{&o.maxBody}, "max-body", "capture at most `SIZE` of each body (e.g. 10MiB); bodies always stream whole")
 	fs.StringVar(&o.record, "record", "", "record flows to `FILE.har` (valid after every flow, even after kill -9)")
+	fs.Var(sizeFlag{&o.recordMax}, "record-max", "stop recording bodies once the recording is `SIZE` (flows keep their metadata; 0: no limit)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per line (flows, findings, notices)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only findings and warnings")
 	fs.BoolVar(&o.offline, "offline", false, "connect to loopback addresses only (with --map-remote: tests and demos that must not leave the machine)")
+	fs.BoolVar(&o.http1, "http1", false, "keep decrypted connections on HTTP/1.1 (by default a client that offers h2 gets it when the upstream speaks it)")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", proxy.DefaultUpstreamTimeout, "wait at most `DURATION` for an upstream's response head (then 504)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", proxy.DefaultIdleTimeout, "cut a response body whose upstream sends nothing for `DURATION` (0: never; event streams and WebSockets never are)")
 	fs.StringVar(&o.auth, "auth", "", "ask clients beyond loopback for `USER:PASS` (Basic proxy authentication); \"auto\" makes a password and prints it")
@@ -79,8 +93,9 @@ func startFlags(name string, o *startOptions, stderr io.Writer) *flagSet {
 }
 
 func parseStart(args []string, stderr io.Writer) (startOptions, error) {
-	o := startOptions{maxBody: proxy.DefaultMaxBody}
+	o := defaultStartOptions()
 	fs := startFlags("start", &o, stderr)
+	fs.BoolVar(&o.systemProxy, "system-proxy", false, "point the OS's proxy setting (Windows, macOS, GNOME) at aadproxy while it runs; restored when it stops")
 	if err := parseFlags(fs.FlagSet, args); err != nil {
 		return o, err
 	}
@@ -119,8 +134,17 @@ func (o startOptions) validate() error {
 		}
 	}
 	if o.upstreamProxy != "" {
-		if u, err := url.Parse(o.upstreamProxy); err != nil || u.Host == "" {
+		u, err := url.Parse(o.upstreamProxy)
+		if err != nil || u.Host == "" {
 			return usagef("--upstream-proxy %q: want a URL like http://proxy.corp:3128", o.upstreamProxy)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return usagef("--upstream-proxy %q: only http:// and https:// proxies can be chained (not %s://)", o.upstreamProxy, u.Scheme)
+		}
+	}
+	for _, f := range o.upstreamCA {
+		if _, err := readCerts(f); err != nil {
+			return usageError{err}
 		}
 	}
 	if _, err := proxy.NewScope(o.intercept, o.interceptAll); err != nil {
@@ -135,6 +159,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	po.Intercept = append([]string(nil), o.intercept...)
 	po.InterceptAll = o.interceptAll
 	po.UpstreamInsecure = o.upstreamInsecure
+	po.HTTP1 = o.http1
 	po.MaxBody = o.maxBody
 	po.Auth = o.auth
 	po.ResponseHeaderTimeout, po.IdleTimeout = o.upstreamTimeout, o.idleTimeout
@@ -153,7 +178,7 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 	for _, f := range o.upstreamCA {
 		certs, err := readCerts(f)
 		if err != nil {
-			return po, err
+			return po, usageError{err}
 		}
 		po.UpstreamRoots = append(po.UpstreamRoots, certs...)
 	}
@@ -161,7 +186,10 @@ func (o startOptions) proxyOptions() (proxy.Options, error) {
 		u, _ := url.Parse(o.upstreamProxy)
 		po.UpstreamProxy = u
 	}
-	return po, po.Validate()
+	if err := po.Validate(); err != nil {
+		return po, usageError{err} // every option came from a flag
+	}
+	return po, nil
 }
 
 func readCerts(path string) ([]*x509.Certificate, error) {
@@ -218,6 +246,10 @@ func openSession(o startOptions, po proxy.Options, ca *certs.CA, stdout, stderr 
 			return nil, fmt.Errorf("open recording: %w", err)
 		}
 		rec = s.recorder
+		s.recorder.LimitBodies(o.recordMax, func() {
+			s.pipe.Notice(proxy.Notice{Level: "warning", Message: fmt.Sprintf(
+				"the recording %s has reached --record-max %s: later flows are recorded without their bodies", o.record, sizeFlag{&o.recordMax})})
+		})
 	}
 	outs := []pipeline.Output{console.New(stdout, console.Options{JSON: o.json, Quiet: o.quiet})}
 	var store *ui.Store
@@ -277,8 +309,15 @@ func (s *session) close() error {
 			return fmt.Errorf("close recording: %w", err)
 		}
 	}
-	return s.pipe.RecordError()
+	if s.pipe.Unrecorded() > 0 {
+		return errRecordingIncomplete // summarize says how many and why
+	}
+	return nil
 }
+
+// errRecordingIncomplete ends a run whose recording lost flows: it exits 1
+// after the summary has counted them.
+var errRecordingIncomplete = errors.New("the recording is incomplete")
 
 func runStart(args []string, stdout, stderr io.Writer) error {
 	o, err := parseStart(args, stderr)
@@ -300,6 +339,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	recoverSystemProxy(home, stderr)
 	ca, created, err := certs.LoadOrCreate(home)
 	if err != nil {
 		return fmt.Errorf("load CA from %s: %w", home, err)
@@ -330,15 +370,20 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	sp := startSystemProxy(home, o, s.listener.Addr().String(), stderr) // a signal meanwhile waits in sig
+	defer sp.restore(stderr)
+	sp.notifyHangup(sig)
 	select {
 	case <-sig:
 		fmt.Fprintln(stderr, "\nstopping…")
 	case err := <-s.served:
 		if err != nil {
+			sp.restore(stderr)
 			s.close()
 			return err
 		}
 	}
+	sp.restore(stderr) // before the proxy goes, so clients stop using it first
 	return s.closeWithin(stopDeadline, sig, stderr)
 }
 
@@ -431,16 +476,57 @@ func printBanner(w io.Writer, o startOptions, addr string, ca *certs.CA, created
 	if o.record != "" {
 		fmt.Fprintf(w, "recording to %s (private to you; share it only after `aadproxy sanitize`)\n", o.record)
 	}
-	fmt.Fprintf(w, `
-Point a client at it:
-  export HTTPS_PROXY=http://%[1]s HTTP_PROXY=http://%[1]s
-  export SSL_CERT_FILE=%[2]s         # Go, OpenSSL, curl, Python ssl
-  export REQUESTS_CA_BUNDLE=%[2]s    # Python requests
-  export NODE_EXTRA_CA_CERTS=%[3]s
-  chromium --proxy-server=http://%[1]s --ignore-certificate-errors-spki-list=%[4]s
-More (system stores, Java, .NET): aadproxy ca show.   Ctrl-C stops and saves.
+	printClientSettings(w, launch.Wiring{ProxyURL: "http://" + addr, Bundle: bundle, CACert: ca.CertPath()}, ca.SPKIHash())
+	fmt.Fprintf(w, "More (system stores, each runtime by hand): aadproxy ca show.   Ctrl-C stops and saves.\n\n")
+}
 
-`, addr, bundle, ca.CertPath(), ca.SPKIHash())
+// printClientSettings prints the lines that point a shell's clients at the
+// proxy. They come from the table `aadproxy env` and `aadproxy run` use
+// (launch.Settings), so the three never disagree; variables that share
+// their readers share a line.
+func printClientSettings(w io.Writer, wr launch.Wiring, spkiHash string) {
+	type line struct{ cmd, comment string }
+	var lines []line
+	var cur *line
+	var curFor string
+	for _, st := range launch.Settings(wr) {
+		if st.For == "scripts" {
+			continue // AADPROXY=1 is for scripts aadproxy runs
+		}
+		if cur == nil || st.For != curFor {
+			lines = append(lines, line{cmd: "export", comment: st.For})
+			cur, curFor = &lines[len(lines)-1], st.For
+		}
+		cur.cmd += " " + st.Name + "=" + shellWord(st.Value)
+		if st.Also != "" {
+			cur.comment += " (" + st.Also + ")"
+		}
+	}
+	chromium := append([]string{"chromium"}, launch.ChromiumFlags(strings.TrimPrefix(wr.ProxyURL, "http://"), spkiHash, `"$(mktemp -d)"`)...)
+	lines = append(lines, line{strings.Join(chromium, " "), "Chromium, Chrome, Edge: a fresh profile (or: aadproxy browser)"})
+	width := 0
+	for _, l := range lines {
+		if n := len(l.cmd); n > width && n <= 72 {
+			width = n
+		}
+	}
+	fmt.Fprintf(w, "\nPoint a client at it (or let aadproxy do it: aadproxy run -- CMD, eval \"$(aadproxy env)\", aadproxy browser):\n")
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %-*s  # %s\n", width, l.cmd, l.comment)
+	}
+	fmt.Fprintf(w, "  # Java: aadproxy run -- java …, or eval \"$(aadproxy env)\" (JAVA_TOOL_OPTIONS: proxy properties and a trust store)\n")
+	fmt.Fprintf(w, "  # .NET: aadproxy ca install (it reads the system store), and HTTPS_PROXY above\n")
+}
+
+// shellWord quotes v for a POSIX shell when it needs it (a macOS home has
+// a space).
+func shellWord(v string) string {
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:@%+=,-", r)) {
+			return posixQuote(v)
+		}
+	}
+	return v
 }
 
 // sizeFlag parses sizes like 10MiB, 512k, 1048576.
@@ -450,7 +536,16 @@ func (s sizeFlag) String() string {
 	if s.v == nil {
 		return ""
 	}
-	return strconv.FormatInt(*s.v, 10)
+	n := *s.v
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func (s sizeFlag) Set(v string) error {
@@ -475,7 +570,7 @@ func parseSize(v string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KiB, MiB, GiB)", v)
 	}
 	return n * mult, nil

@@ -457,3 +457,21 @@ func TestContainsFold(t *testing.T) {
 		t.Errorf("ContainsFold: wrong answer")
 	}
 }
+
+// FuzzContainsFold checks the jumping search against lowering both sides,
+// for ASCII input (what headers and URLs are).
+func FuzzContainsFold(f *testing.F) {
+	for _, s := range [][2]string{{"https://X/OAuth2/V2.0/Authorize?a", "/authorize"}, {"aAaAb", "AAB"}, {"code", "code="}, {"x", ""}, {"@[`{", "`{"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, s, sub string) {
+		for _, r := range s + sub {
+			if r >= 0x80 {
+				return
+			}
+		}
+		if got, want := ContainsFold(s, sub), strings.Contains(strings.ToLower(s), strings.ToLower(sub)); got != want {
+			t.Errorf("ContainsFold(%q, %q) = %v, want %v", s, sub, got, want)
+		}
+	})
+}

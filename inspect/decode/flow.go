@@ -159,10 +159,33 @@ func HasFormTag(b []byte) bool {
 // ContainsFold is strings.Contains ignoring case, without the allocation of
 // lowering a long URL or header for every flow of a scan.
 func ContainsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
+	if sub == "" {
+		return true
+	}
+	first := sub[0]
+	lo, up := first, first
+	if 'A' <= first && first <= 'Z' {
+		lo += 'a' - 'A'
+	} else if 'a' <= first && first <= 'z' {
+		up -= 'a' - 'A'
+	}
+	// Jump between the places the first byte occurs, in either case, and
+	// compare only there.
+	for i := 0; i+len(sub) <= len(s); {
+		j := strings.IndexByte(s[i:len(s)-len(sub)+1], lo)
+		if up != lo {
+			if k := strings.IndexByte(s[i:len(s)-len(sub)+1], up); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return false
+		}
+		i += j
 		if strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
+		i++
 	}
 	return false
 }

@@ -63,51 +63,78 @@ not .AspNetCore.Correlation.x, which flow 3 set with SameSite=Lax.`,
 	Finish:   finishCookieDropped,
 }
 
-// cookieReplayFlows bounds how many of a client's earlier flows are
-// replayed into its cookie jar for each request that carries cookies.
-const cookieReplayFlows = 300
+// cookieClients is the cookie-dropped rule's memory: one jar per client
+// (User-Agent), fed every flow of that client as it arrives, so a request
+// is judged against what the client was told to store without replaying
+// its earlier flows. At most maxCookieClients are kept; the one used least
+// recently goes first.
+type cookieClients struct {
+	byUA map[string]*cookieClient
+	seq  int
+}
 
-// runCookieDropped replays the same client's recent flows into a cookie jar,
-// then this flow: a session cookie the jar says should have gone with this
-// request, and did not, is reported here — once per client, host and
-// cookie (a miss already seen earlier in the replay is not reported again).
-func runCookieDropped(p *inspect.Pass) error {
-	f := p.Flow
-	if f == nil || f.Request == nil || !f.Request.Header.Has("Cookie") {
-		return nil // no cookie store: not evidence
-	}
-	ua := f.Request.Header.Get("User-Agent")
-	var mine []*inspect.View // the client's earlier flows, newest first
-	for v := range recentViews(p.History, lookbackFlows) {
-		if v.Flow != nil && v.Flow.Request != nil && v.Flow.Request.Header.Get("User-Agent") == ua {
-			mine = append(mine, v)
-			if len(mine) == cookieReplayFlows {
-				break
-			}
-		}
-	}
-	jar := decode.NewJar()
-	missed := map[droppedKey]bool{}
-	for i := len(mine) - 1; i >= 0; i-- {
-		v := mine[i]
-		for _, ev := range jar.Add(storableFlow(v.Flow)) {
-			if ev.Kind == decode.CookieNotSent && sessionLikeCookie(ev.Name) {
-				if _, ok := judgeDropped(p.History, v, ev); ok {
-					missed[droppedKey{ua, ev.Host, ev.Name}] = true
+type cookieClient struct {
+	jar    *decode.Jar
+	missed map[droppedKey]bool // misses reported (or judged) once already
+	used   int
+}
+
+const (
+	maxCookieClients   = 64
+	maxMissedPerClient = 4096
+)
+
+// cookieClientsKey keys the rule's state in the history.
+type cookieClientsKey struct{}
+
+func (cs *cookieClients) client(ua string) *cookieClient {
+	cs.seq++
+	c := cs.byUA[ua]
+	if c == nil {
+		if len(cs.byUA) == maxCookieClients {
+			oldest, first := "", true
+			for k, v := range cs.byUA {
+				if first || v.used < cs.byUA[oldest].used {
+					oldest, first = k, false
 				}
 			}
+			delete(cs.byUA, oldest)
 		}
+		c = &cookieClient{jar: decode.NewJar(), missed: map[droppedKey]bool{}}
+		cs.byUA[ua] = c
 	}
-	for _, ev := range jar.Add(storableFlow(f)) {
+	c.used = cs.seq
+	return c
+}
+
+// runCookieDropped feeds the flow to its client's cookie jar: a session
+// cookie the jar says should have gone with this request, and did not, is
+// reported here, once per client, host and cookie.
+func runCookieDropped(p *inspect.Pass) error {
+	f := p.Flow
+	if f == nil || f.Request == nil {
+		return nil
+	}
+	sends, sets := f.Request.Header.Has("Cookie"), f.Response != nil && f.Response.Header.Has("Set-Cookie")
+	if !sends && !sets {
+		return nil // nothing for the jar: a request without cookies is no evidence
+	}
+	ua := f.Request.Header.Get("User-Agent")
+	cs := p.History.State(cookieClientsKey{}, func() any { return &cookieClients{byUA: map[string]*cookieClient{}} }).(*cookieClients)
+	c := cs.client(ua)
+	for _, ev := range c.jar.Add(storableFlow(f)) {
 		k := droppedKey{ua, ev.Host, ev.Name}
-		if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) || missed[k] {
+		if ev.Kind != decode.CookieNotSent || !sessionLikeCookie(ev.Name) || c.missed[k] {
 			continue
 		}
 		why, ok := judgeDropped(p.History, p.View(), ev)
 		if !ok {
 			continue
 		}
-		missed[k] = true
+		if len(c.missed) == maxMissedPerClient {
+			clear(c.missed) // a day of browsing: say old misses again rather than grow
+		}
+		c.missed[k] = true
 		p.Report(droppedFinding(p.History, f, ev, why))
 	}
 	return nil

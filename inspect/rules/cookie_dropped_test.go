@@ -1,7 +1,10 @@
 package rules
 
 import (
+	"fmt"
+	"github.com/aadproxy/aadproxy/flow"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +75,43 @@ func TestCookieDroppedReportsAsFlowsStream(t *testing.T) {
 	}
 	if fs := eng.Finish(); len(fs) != 0 {
 		t.Errorf("cookie-dropped reported again at the end: %v", fs)
+	}
+}
+
+// The client's jar is built as flows arrive, not replayed from a window of
+// recent flows: a session cookie set before thousands of the client's
+// other requests is still missed when it is not sent. A Reset (a cleared
+// inspector) forgets the jar.
+func TestCookieDroppedRemembersAcrossALongSession(t *testing.T) {
+	fx, err := inspecttest.LoadFixture(filepath.Join("testdata", CookieDropped.ID, "silent_iframe.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := inspect.NewEngine([]*inspect.Rule{CookieDropped}, inspect.Options{Now: func() time.Time { return inspecttest.FixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, miss := fx.Flows[0], fx.Flows[1]
+	ua := set.Request.Header.Get("User-Agent")
+	n := 0
+	add := func(f *flow.Flow) []inspect.Finding {
+		f.Index = n
+		n++
+		return eng.Add(f)
+	}
+	add(set)
+	for i := range 3000 { // more than the 2000 flows a backward scan reads
+		add(&flow.Flow{
+			Request: &flow.Request{Method: "GET", URL: fmt.Sprintf("https://cdn.contoso.test/app.%d.js", i), Proto: "HTTP/1.1",
+				Header: flow.Headers{{Name: "User-Agent", Value: ua}, {Name: "Cookie", Value: "theme=dark"}}},
+			Response: &flow.Response{Status: 200, Proto: "HTTP/1.1", Header: flow.Headers{{Name: "Content-Type", Value: "text/javascript"}}},
+		})
+	}
+	if fs := add(miss); len(fs) != 1 || fs[0].Rule != CookieDropped.ID || !strings.Contains(fs[0].Title, "ESTSAUTH") {
+		t.Errorf("after 3000 other requests: %v, want ESTSAUTH not sent", fs)
+	}
+	eng.Reset()
+	if fs := add(miss); len(fs) != 0 {
+		t.Errorf("after Reset the jar is empty, so nothing was dropped; got %v", fs)
 	}
 }

@@ -43,9 +43,11 @@ and nonce and correlation cookies that pile up, one per sign-in that never
 completed. The rule warns when a request's Cookie header or its header
 block reaches %d bytes (HeaderLimitWarnBytes, about Entra's limit), and
 reports an error when the server answered 400 or 431 about header size. It
-names the biggest cookies and the piles of same-named cookies. One finding
-per run of oversized requests to a host from one client, not one per
-request.
+names the biggest cookies and the piles of same-named cookies; when another
+header is the biggest (an Authorization header carrying a token with
+hundreds of group claims), it names the largest headers and their sizes
+instead. One finding per run of oversized requests to a host from one
+client, not one per request.
 
 Bad trace: GET https://app.contoso.test/ with a 19 KiB Cookie header
 (.AspNetCore.CookiesC1…C4 and 14 OpenIdConnect.nonce.* cookies) → 400
@@ -74,8 +76,11 @@ func runCookieOversize(p *inspect.Pass) error {
 		return nil
 	}
 	cookieBytes, headerBytes := requestSizes(req)
+	largest := largestHeaders(req)
+	// Another header is to blame when it outweighs the cookies.
+	other := len(largest) > 0 && !strings.EqualFold(largest[0].name, "Cookie") && largest[0].bytes > cookieBytes
 	refused := headerRefusal(p.Flow)
-	if refused != "" && cookieBytes < oversizeMinCookie {
+	if refused != "" && cookieBytes < oversizeMinCookie && !(other && largest[0].bytes >= oversizeMinCookie) {
 		refused = ""
 	}
 	over := cookieBytes >= HeaderLimitWarnBytes || headerBytes >= HeaderLimitWarnBytes
@@ -84,6 +89,10 @@ func runCookieOversize(p *inspect.Pass) error {
 	}
 	if refused == "" && previousOversized(p) {
 		return nil // the same run of oversized requests, already reported
+	}
+	if other {
+		reportOversizedHeader(p, largest, headerBytes, refused)
+		return nil
 	}
 	pairs := decode.RequestCookies(req)
 	var b strings.Builder
@@ -112,6 +121,75 @@ func runCookieOversize(p *inspect.Pass) error {
 	}
 	p.Report(f)
 	return nil
+}
+
+// reportOversizedHeader reports a request whose header block is too large
+// because of a header other than Cookie, naming the largest ones.
+func reportOversizedHeader(p *inspect.Pass, largest []headerSize, headerBytes int, refused string) {
+	req := p.Flow.Request
+	var b strings.Builder
+	fmt.Fprintf(&b, "flow %d's %s request to %s sends %d bytes of headers; the largest: ", p.Flow.Index, req.Method, hostOf(req.URL), headerBytes)
+	n := min(len(largest), 3)
+	for i, h := range largest[:n] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%d bytes", h.name, h.bytes)
+		if h.lines > 1 {
+			fmt.Fprintf(&b, " in %d lines", h.lines)
+		}
+		b.WriteString(")")
+	}
+	cookie := slices.IndexFunc(largest, func(h headerSize) bool { return strings.EqualFold(h.name, "Cookie") })
+	switch {
+	case cookie < 0:
+		b.WriteString("; no Cookie header")
+	case cookie >= n:
+		fmt.Fprintf(&b, "; Cookie (%d bytes)", largest[cookie].bytes)
+	}
+	if refused != "" {
+		fmt.Fprintf(&b, "; the server answered HTTP %d %q", p.Flow.Status(), refused)
+	} else {
+		fmt.Fprintf(&b, "; servers refuse header blocks past about %d bytes (400 or 431)", HeaderLimitWarnBytes)
+	}
+	name := largest[0].name
+	fix := fmt.Sprintf("Shrink the %s header, or stop sending it: servers refuse a header block this large", name)
+	if strings.EqualFold(name, "Authorization") {
+		fix = "Shrink the token in the Authorization header: request it for fewer scopes, and let Entra send a groups overage claim (or app roles) instead of every group the user is in"
+	}
+	f := inspect.Finding{Title: "Request headers near or over the size limit", Evidence: b.String(), Fix: fix}
+	if refused != "" {
+		f.Severity = inspect.Error
+		f.Title = "Request refused because its headers are too large"
+	}
+	p.Report(f)
+}
+
+// headerSize is the bytes one header name takes on the wire, over all its
+// lines.
+type headerSize struct {
+	name         string
+	bytes, lines int
+}
+
+// largestHeaders returns the request's headers by name (first casing seen),
+// largest first.
+func largestHeaders(r *flow.Request) []headerSize {
+	var out []headerSize
+	idx := map[string]int{}
+	for _, h := range r.Header {
+		k := strings.ToLower(h.Name)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, headerSize{name: h.Name})
+		}
+		out[i].bytes += len(h.Name) + 2 + len(h.Value) + 2
+		out[i].lines++
+	}
+	slices.SortStableFunc(out, func(a, b headerSize) int { return b.bytes - a.bytes })
+	return out
 }
 
 // requestSizes returns the bytes of the Cookie header(s) and of the whole

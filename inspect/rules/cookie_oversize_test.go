@@ -3,6 +3,7 @@ package rules
 import (
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/inspect/decode"
@@ -21,7 +22,22 @@ func TestCookieOversizeFields(t *testing.T) {
 			fix: "Clear the piled-up cookies"},
 		{fixture: "near_limit.txtar", title: "Cookie header near or over the request header size limit",
 			evidence: []string{"login.microsoftonline.com", "13 cookies named esctx-*", "biggest: ESTSAUTH"}, fix: "Clear the piled-up cookies"},
+		// The big header is Authorization: name it with its real size, not
+		// a "0-byte Cookie header (0 cookies)".
+		{fixture: "authorization_oversize.txtar", title: "Request headers near or over the size limit",
+			evidence: []string{"flow 0's GET request to api.contoso.test sends 22", "the largest: Authorization (22755 bytes), User-Agent (", "no Cookie header", "past about 16384 bytes"},
+			fix:      "Shrink the token in the Authorization header"},
+		{fixture: "authorization_refused.txtar", title: "Request refused because its headers are too large",
+			evidence: []string{"the largest: Authorization (13688 bytes), User-Agent (115 bytes), Cookie (32 bytes);", `answered HTTP 400 "request header or cookie too large"`},
+			fix:      "Shrink the token in the Authorization header"},
 	})
+	for _, fixture := range []string{"authorization_oversize.txtar", "authorization_refused.txtar"} {
+		for _, f := range fixtureFindings(t, CookieOversize, fixture) {
+			if strings.Contains(f.Evidence, "-byte Cookie header") {
+				t.Errorf("%s: evidence blames the Cookie header: %s", fixture, f.Evidence)
+			}
+		}
+	}
 }
 
 func TestCookieFamilies(t *testing.T) {

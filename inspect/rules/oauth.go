@@ -70,12 +70,11 @@ func oauthMayCarryResponse(f *flow.Flow) bool {
 		return false
 	}
 	for _, loc := range f.Response.Header.Values("Location") {
-		l := strings.ToLower(loc)
-		if strings.Contains(l, "code=") || strings.Contains(l, "error=") || strings.Contains(l, "token=") {
+		if decode.ContainsFold(loc, "code=") || decode.ContainsFold(loc, "error=") || decode.ContainsFold(loc, "token=") {
 			return true
 		}
 	}
-	return strings.Contains(strings.ToLower(f.Response.Header.Get("Content-Type")), "html")
+	return decode.ContainsFold(f.Response.Header.Get("Content-Type"), "html")
 }
 
 // oauthFindIssue finds the flow whose response delivered code, looking at

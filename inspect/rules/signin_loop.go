@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/inspect"
 	"github.com/aadproxy/aadproxy/inspect/decode"
 )
@@ -58,6 +57,11 @@ type loopRound struct {
 // maxLoopRelated bounds the related flows a loop finding lists.
 const maxLoopRelated = 20
 
+// maxLoopRounds bounds the rounds collected per flow: enough to tell
+// whether this round is the one that makes a loop, without rereading every
+// round of a loop that has run for minutes.
+const maxLoopRounds = 2*SignInLoopCount + maxLoopRelated
+
 // untimedLoopLookback bounds the scan for a flow without a recorded time,
 // where the window cannot stop it: a loop's rounds are a few flows apart.
 const untimedLoopLookback = 200
@@ -67,9 +71,9 @@ func runSignInLoop(p *inspect.Pass) error {
 	if !params.Endpoint.IsAuthorize() || params.ClientID == "" {
 		return nil
 	}
-	key := loopKey(params)
+	scopes := scopeSet(params.Scope)
 	at, timed := decode.FlowTime(p.Flow)
-	cur := loopRound{index: p.Flow.Index, at: at, timed: timed, coded: answeredWithCode(p.Flow)}
+	cur := loopRound{index: p.Flow.Index, at: at, timed: timed, coded: answeredWithCode(p.View())}
 	var rounds []loopRound // newest first, the current one included
 	rounds = append(rounds, cur)
 	limit := oauthLookback
@@ -88,11 +92,14 @@ func runSignInLoop(p *inspect.Pass) error {
 			continue
 		}
 		ap := v.OAuth()
-		if !ap.Endpoint.IsAuthorize() || loopKey(ap) != key {
+		if !ap.Endpoint.IsAuthorize() || !sameSignIn(params, scopes, ap) {
 			continue
 		}
 		vt, vtimed := decode.FlowTime(v.Flow)
-		rounds = append(rounds, loopRound{index: v.Flow.Index, at: vt, timed: vtimed, coded: answeredWithCode(v.Flow)})
+		rounds = append(rounds, loopRound{index: v.Flow.Index, at: vt, timed: vtimed, coded: answeredWithCode(v)})
+		if len(rounds) == maxLoopRounds {
+			break
+		}
 	}
 	window := loopWindow(rounds, 0)
 	if len(window) < SignInLoopCount {
@@ -159,29 +166,37 @@ func loopWindow(rounds []loopRound, end int) []loopRound {
 	return out
 }
 
-// loopKey identifies "the same sign-in": a loop repeats one request, so
-// everything but the per-attempt values (state, nonce, PKCE challenge,
-// sso_nonce) must match — client, redirect, scope set, tenant, prompt,
-// hints and response shape. Requests that differ in tenant or prompt are an
-// app trying alternatives, not a loop.
-func loopKey(p *decode.Params) string {
-	scopes := strings.Fields(strings.ToLower(p.Scope))
+// sameSignIn reports whether b repeats the sign-in a (whose scope set is
+// scopes): a loop repeats one request, so everything but the per-attempt
+// values (state, nonce, PKCE challenge, sso_nonce) must match — client,
+// redirect, scope set, tenant, prompt, hints and response shape. Requests
+// that differ in tenant or prompt are an app trying alternatives, not a
+// loop. It compares field by field, cheapest first, because a loop's every
+// round is compared with every later one.
+func sameSignIn(a *decode.Params, scopes string, b *decode.Params) bool {
+	return strings.EqualFold(a.ClientID, b.ClientID) && a.RedirectURI == b.RedirectURI &&
+		strings.EqualFold(a.Tenant, b.Tenant) && strings.EqualFold(a.Prompt, b.Prompt) &&
+		strings.EqualFold(a.ResponseType, b.ResponseType) && strings.EqualFold(a.ResponseMode, b.ResponseMode) &&
+		strings.EqualFold(a.Resource, b.Resource) && strings.EqualFold(a.DomainHint, b.DomainHint) &&
+		strings.EqualFold(a.LoginHint, b.LoginHint) &&
+		(strings.EqualFold(a.Scope, b.Scope) || scopes == scopeSet(b.Scope))
+}
+
+// scopeSet is a scope parameter as a set: lowered, sorted, without repeats.
+func scopeSet(scope string) string {
+	scopes := strings.Fields(strings.ToLower(scope))
 	slices.Sort(scopes)
-	scopes = slices.Compact(scopes)
-	return strings.Join([]string{
-		strings.ToLower(p.ClientID), p.RedirectURI, strings.Join(scopes, " "), strings.ToLower(p.Resource),
-		strings.ToLower(p.Tenant), strings.ToLower(p.Prompt), strings.ToLower(p.DomainHint), strings.ToLower(p.LoginHint),
-		strings.ToLower(p.ResponseType), strings.ToLower(p.ResponseMode),
-	}, "\x00")
+	return strings.Join(slices.Compact(scopes), " ")
 }
 
 // answeredWithCode reports an authorize request that Entra answered with a
-// code straight away.
-func answeredWithCode(f *flow.Flow) bool {
-	if !oauthMayCarryResponse(f) {
+// code straight away. The answer is decoded once per view: a loop's
+// rounds are read again by every later round.
+func answeredWithCode(v *inspect.View) bool {
+	if !oauthMayCarryResponse(v.Flow) {
 		return false
 	}
-	r := decode.OAuthResponse(f)
+	r := v.AuthResponse()
 	return r != nil && r.Code != ""
 }
 

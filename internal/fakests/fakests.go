@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aadproxy/aadproxy/certs"
@@ -118,6 +119,7 @@ func (o Options) Validate() error {
 type Exchange struct {
 	Time            time.Time // server clock, skew included
 	Method          string
+	Proto           string // "HTTP/2.0" or "HTTP/1.1"
 	Host            string
 	Path            string
 	Query           string            // raw query
@@ -149,6 +151,7 @@ type Server struct {
 	validFrom   map[string]time.Time    // upn -> TokensValidFrom (revocation)
 	signedOut   map[string]bool         // session ids ended by logout
 	reqCounter  uint8
+	handshakes  atomic.Int64
 	listener    net.Listener
 	httpServer  *http.Server
 	serveErr    chan error
@@ -203,9 +206,13 @@ func (s *Server) Start() error {
 		return fmt.Errorf("fakests: listen on %s: %w", s.opts.Addr, err)
 	}
 	tlsConf := s.issuer.ServerConfig(Host)
-	// Entra speaks HTTP/2 too, but aadproxy intercepts HTTP/1.1 only, and one
-	// protocol keeps captures comparable.
-	tlsConf.NextProtos = []string{"http/1.1"}
+	// Entra speaks HTTP/2, and so does the fake: net/http serves a TLS
+	// connection that negotiated h2 with its own HTTP/2 server.
+	tlsConf.NextProtos = []string{"h2", "http/1.1"}
+	tlsConf.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		s.handshakes.Add(1)
+		return nil, nil
+	}
 	s.listener = ln
 	s.httpServer = &http.Server{
 		Handler:           s.handler,
@@ -253,6 +260,10 @@ func (s *Server) Addr() string {
 	}
 	return s.listener.Addr().String()
 }
+
+// Handshakes returns how many TLS handshakes clients have begun with the
+// server: a test counts the connections a proxy made to it.
+func (s *Server) Handshakes() int64 { return s.handshakes.Load() }
 
 // CAPEM returns the PEM certificate of the CA that signs the server's leaves.
 func (s *Server) CAPEM() []byte { return s.ca.CertPEM() }

@@ -109,6 +109,7 @@ func (s *Server) withEntraHeaders(next http.Handler) http.Handler {
 		ex := Exchange{
 			Time:            rq.now,
 			Method:          r.Method,
+			Proto:           r.Proto,
 			Host:            r.Host,
 			Path:            r.URL.Path,
 			Query:           r.URL.RawQuery,

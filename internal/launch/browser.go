@@ -144,6 +144,14 @@ var chromiumQuiet = []string{
 	"--proxy-bypass-list=gaia.invalid;component-updater.invalid",
 }
 
+// ChromiumFlags are what a Chromium-family browser needs to use the proxy
+// at addr and trust its leaves: the SPKI pin, which Chromium honours only
+// with a profile of its own (--user-data-dir). The banner of `aadproxy
+// start` prints them too.
+func ChromiumFlags(addr, spkiHash, profile string) []string {
+	return []string{"--user-data-dir=" + profile, "--proxy-server=http://" + addr, "--ignore-certificate-errors-spki-list=" + spkiHash}
+}
+
 // Command prepares the profile and returns the command that starts b.
 func (b Browser) Command(r BrowserRun) (*exec.Cmd, error) {
 	if r.Profile == "" {
@@ -151,8 +159,7 @@ func (b Browser) Command(r BrowserRun) (*exec.Cmd, error) {
 	}
 	switch b.Kind {
 	case KindChromium:
-		args := append([]string{"--user-data-dir=" + r.Profile, "--proxy-server=http://" + r.Proxy,
-			"--ignore-certificate-errors-spki-list=" + r.SPKIHash}, chromiumQuiet...)
+		args := append(ChromiumFlags(r.Proxy, r.SPKIHash, r.Profile), chromiumQuiet...)
 		if isRoot() {
 			args = append(args, "--no-sandbox") // Chromium refuses to run as root with its sandbox
 		}
@@ -283,6 +290,9 @@ func firefoxPrefs(host, port string) []pref {
 		{"geo.provider.network.url", q("")},
 		{"identity.fxaccounts.enabled", "false"},
 		{"media.gmp-manager.url", q("")}, {"media.gmp-gmpopenh264.enabled", "false"}, {"media.gmp-widevinecdm.enabled", "false"},
+		// Firefox 130+ fetches Widevine from Google's updater itself.
+		{"media.gmp-manager.chromium-update-url", q("")}, {"media.gmp-widevinecdm.allow-chromium-update", "false"},
+		{"media.gmp-provider.enabled", "false"}, {"media.gmp-manager.updateEnabled", "false"},
 		{"browser.contentblocking.report.lockwise.enabled", "false"},
 		{"extensions.pocket.enabled", "false"},
 		{"browser.discovery.enabled", "false"},

@@ -36,23 +36,94 @@ type Wiring struct {
 	Bypasses func(entry string) bool
 }
 
-// bundleVars replace a runtime's default roots, so they get the full
-// bundle: a CA-only file would break every call that is not intercepted
-// (azure-cli #20921).
-var bundleVars = []string{
-	"SSL_CERT_FILE",      // OpenSSL, Go, Python ssl, Ruby
-	"REQUESTS_CA_BUNDLE", // Python requests (and so Azure CLI)
-	"CURL_CA_BUNDLE",     // curl
-	"GIT_SSL_CAINFO",     // git
-	"AWS_CA_BUNDLE",      // AWS SDKs and CLI
-	"DENO_CERT",          // Deno
-	"CARGO_HTTP_CAINFO",  // cargo
+// Trust says which file a runtime's variable takes.
+type Trust int
+
+const (
+	// Bundle is the system roots plus aadproxy's CA: the variable replaces
+	// the runtime's default roots, and a CA-only file would break every
+	// call that is not intercepted (azure-cli #20921).
+	Bundle Trust = iota
+	// CAOnly is aadproxy's CA alone: the variable adds to the roots.
+	CAOnly
+)
+
+// Runtime is a family of clients and the variable that makes it trust
+// aadproxy's CA. Env, the banner of `aadproxy start` and `aadproxy env` all
+// read Runtimes, so they never disagree.
+type Runtime struct {
+	Name  string // who reads Var: "curl"
+	Var   string // "CURL_CA_BUNDLE"
+	Trust Trust
+	// Also is what a person may use instead, or must know ("" for
+	// nothing); %s is the CA's PEM file.
+	Also string
+}
+
+// Runtimes lists the runtimes Env wires through a CA variable, in the
+// order the banner shows them. Java (a trust store in JAVA_TOOL_OPTIONS)
+// and .NET (the system store) read no such variable.
+var Runtimes = []Runtime{
+	{Name: "Go, OpenSSL, Python ssl, Ruby", Var: "SSL_CERT_FILE", Trust: Bundle},
+	{Name: "Python requests, Azure CLI", Var: "REQUESTS_CA_BUNDLE", Trust: Bundle},
+	// Debian builds curl with its own CA file, so SSL_CERT_FILE is ignored.
+	{Name: "curl", Var: "CURL_CA_BUNDLE", Trust: Bundle, Also: `or curl --cacert "%s"; Debian's curl ignores SSL_CERT_FILE`},
+	{Name: "git", Var: "GIT_SSL_CAINFO", Trust: Bundle},
+	{Name: "AWS CLI and SDKs", Var: "AWS_CA_BUNDLE", Trust: Bundle},
+	{Name: "Deno", Var: "DENO_CERT", Trust: Bundle},
+	{Name: "cargo", Var: "CARGO_HTTP_CAINFO", Trust: Bundle},
+	{Name: "Node.js", Var: "NODE_EXTRA_CA_CERTS", Trust: CAOnly},
+}
+
+// ProxyVars are the proxy variables, in both cases: every runtime reads
+// one or the other (curl only the lower-case http_proxy).
+var ProxyVars = []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"}
+
+// NodeProxyVar makes Node 22.21+ and 24 route http(s) and fetch (msal-node
+// 7 uses fetch) through HTTP(S)_PROXY.
+const NodeProxyVar = "NODE_USE_ENV_PROXY"
+
+// Setting is one variable Env sets outright, with who reads it.
+type Setting struct {
+	Name, Value string
+	For         string // the runtimes that read it
+	Also        string // what a person may use instead ("" for nothing)
+}
+
+// Settings returns the variables Env sets outright for w, in the banner's
+// order: the proxy, each runtime's CA variable, then aadproxy's markers.
+func Settings(w Wiring) []Setting {
+	var out []Setting
+	for _, k := range ProxyVars {
+		out = append(out, Setting{Name: k, Value: w.ProxyURL, For: "every runtime"})
+	}
+	for _, r := range Runtimes {
+		st := Setting{Name: r.Var, Value: w.Bundle, For: r.Name}
+		if r.Trust == CAOnly {
+			st.Value = w.CACert
+		}
+		if r.Also != "" {
+			st.Also = fmt.Sprintf(r.Also, w.CACert)
+		}
+		out = append(out, st)
+		if r.Var == "NODE_EXTRA_CA_CERTS" {
+			out = append(out, Setting{Name: NodeProxyVar, Value: "1", For: r.Name, Also: "Node ≥ 22.21 uses HTTPS_PROXY only with " + NodeProxyVar + "=1"})
+		}
+	}
+	return append(out,
+		Setting{Name: "AADPROXY", Value: "1", For: "scripts"},
+		Setting{Name: "AADPROXY_PROXY", Value: w.ProxyURL, For: "scripts"})
 }
 
 // Owned lists the variables Env sets outright (JAVA_TOOL_OPTIONS, which
 // it extends, and NO_PROXY, which it trims, are not among them).
-var Owned = append([]string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-	"NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY", "AADPROXY", "AADPROXY_PROXY"}, bundleVars...)
+var Owned = func() []string {
+	var out []string
+	for _, s := range Settings(Wiring{}) {
+		out = append(out, s.Name)
+	}
+	return out
+}()
 
 // WithoutJavaOptions removes the options Env adds from a JAVA_TOOL_OPTIONS
 // value, keeping the user's own.
@@ -72,18 +143,9 @@ func WithoutJavaOptions(v string) string {
 // it held.
 func Env(base []string, w Wiring) []string {
 	set := map[string]string{}
-	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
-		set[k] = w.ProxyURL
+	for _, st := range Settings(w) {
+		set[st.Name] = st.Value
 	}
-	for _, k := range bundleVars {
-		set[k] = w.Bundle
-	}
-	set["NODE_EXTRA_CA_CERTS"] = w.CACert
-	// Node 22.21+ and 24 route http(s) and fetch (msal-node 7 uses fetch)
-	// through HTTP(S)_PROXY only with this.
-	set["NODE_USE_ENV_PROXY"] = "1"
-	set["AADPROXY"] = "1"
-	set["AADPROXY_PROXY"] = w.ProxyURL
 
 	var out []string
 	javaOpts := ""

@@ -26,6 +26,8 @@ func transport(sc *scenario, proxyAddr string, o *origin) *http.Transport {
 		DisableKeepAlives:   sc.fresh,
 		// Bodies are counted as the origin sent them.
 		DisableCompression: true,
+		// A custom TLS config turns net/http's h2 off unless forced.
+		ForceAttemptHTTP2: sc.h2,
 	}
 	if proxyAddr == "" {
 		tr.TLSClientConfig = &tls.Config{RootCAs: o.ca.Pool()}

@@ -24,6 +24,10 @@
 //	                (reported as 1mib-bin-c4 with -binary: random bytes)
 //	fresh-tls-c8    a new connection (CONNECT + TLS handshake) per request,
 //	                8 clients
+//	small-h2-c32    small-c32 with clients that offer h2 as browsers do:
+//	                the origin and aadproxy speak it (the 32 clients share
+//	                one connection), the engine answers HTTP/1.1
+//	fresh-h2-c8     fresh-tls-c8 with clients that offer h2
 //	entra-error-c8  form POSTs redeeming an authorization code at
 //	                /common/oauth2/v2.0/token, answered 400 with Entra's
 //	                AADSTS70008 JSON, 8 clients; aadproxy also runs with
@@ -246,6 +250,7 @@ type scenario struct {
 	kind    scenarioKind
 	clients int
 	fresh   bool // a new connection per request
+	h2      bool // clients offer h2 (ALPN h2, http/1.1)
 	method  string
 	path    string
 	status  int
@@ -262,11 +267,17 @@ func allScenarios(binary bool) []*scenario {
 	}
 	fresh := get("fresh-tls-c8", "fresh-tls-c8", timed, 8, pathSmall, int64(len(smallBody)))
 	fresh.fresh = true
+	smallH2 := get("small-h2-c32", "small-h2-c32", timed, 32, pathSmall, int64(len(smallBody)))
+	smallH2.h2 = true
+	freshH2 := get("fresh-h2-c8", "fresh-h2-c8", timed, 8, pathSmall, int64(len(smallBody)))
+	freshH2.fresh, freshH2.h2 = true, true
 	return []*scenario{
 		get("small-c1", "small-c1", timed, 1, pathSmall, int64(len(smallBody))),
 		get("small-c32", "small-c32", timed, 32, pathSmall, int64(len(smallBody))),
 		get("1mib-c4", big, timed, 4, pathBig, bigSize),
 		fresh,
+		smallH2,
+		freshH2,
 		{key: "entra-error-c8", name: "entra-error-c8", kind: timed, clients: 8, method: http.MethodPost,
 			path: pathToken, status: http.StatusBadRequest, bodyLen: int64(len(entraError()))},
 		get("long-session", "long-session", counted, 32, pathSmall, int64(len(smallBody))),

@@ -1,10 +1,12 @@
 package proxytest
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/certs"
@@ -16,20 +18,44 @@ import (
 type Origin struct {
 	*httptest.Server
 	CA *certs.CA
+	// Handshakes counts the TLS handshakes clients began with the origin.
+	Handshakes atomic.Int64
 }
 
-// StartOrigin starts a TLS origin serving h; it stops when the test ends.
+// StartOrigin starts a TLS origin serving h over HTTP/1.1 only; it stops
+// when the test ends.
 func StartOrigin(t testing.TB, h http.Handler) *Origin {
+	t.Helper()
+	return startOrigin(t, h, false)
+}
+
+// StartOriginH2 is StartOrigin speaking HTTP/2 as well (ALPN h2, http/1.1).
+func StartOriginH2(t testing.TB, h http.Handler) *Origin {
+	t.Helper()
+	return startOrigin(t, h, true)
+}
+
+func startOrigin(t testing.TB, h http.Handler, h2 bool) *Origin {
 	t.Helper()
 	ca, err := certs.New(certs.Options{CommonName: "origin test CA"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	o := &Origin{CA: ca}
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = certs.NewIssuer(ca, certs.IssuerOptions{}).ServerConfig("localhost")
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+	}
+	srv.TLS.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		o.Handshakes.Add(1)
+		return nil, nil
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &Origin{Server: srv, CA: ca}
+	o.Server = srv
+	return o
 }
 
 // Addr is the origin's host:port.

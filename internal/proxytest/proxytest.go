@@ -107,6 +107,16 @@ func (p *Proxy) Client() *http.Client {
 	}
 }
 
+// ClientH2 is Client offering h2 as well as http/1.1, as browsers do.
+// With fresh set, each request has a connection (CONNECT and TLS) of its own.
+func (p *Proxy) ClientH2(fresh bool) *http.Client {
+	c := p.Client()
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = true
+	tr.DisableKeepAlives = fresh
+	return c
+}
+
 // WaitFlows waits until at least n flows completed (or the timeout passes,
 // failing the test) and returns them.
 func (p *Proxy) WaitFlows(t testing.TB, n int) []*flow.Flow {

@@ -158,3 +158,9 @@ func read(path string) (Info, error) {
 	}
 	return info, nil
 }
+
+// Alive reports whether a process with pid is still running (on platforms
+// where that cannot be told, every pid counts as running). Other state that
+// names the process that made it (internal/sysproxy's saved settings) uses
+// it to tell a crash from a process still at work.
+func Alive(pid int) bool { return pid > 0 && alive(pid) }
