@@ -11,6 +11,7 @@ import (
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/internal/bombtest"
+	"github.com/aadproxy/aadproxy/internal/hartest"
 	"github.com/aadproxy/aadproxy/sanitize"
 	"github.com/aadproxy/aadproxy/trace"
 )
@@ -59,6 +60,11 @@ func TestSanitizeSAZBomb(t *testing.T) {
 		}
 		if len(rep.Items) == 0 {
 			t.Errorf("FlowsFile(bomb, %s) reported no redaction", name)
+		}
+		if strings.HasSuffix(name, ".har") {
+			if err := hartest.NewValidator(t).Validate(out); err != nil {
+				t.Errorf("har-validator rejected %s: %v", name, err)
+			}
 		}
 		data, _ := os.ReadFile(out)
 		if bytes.Contains(data, []byte(bombtest.Secret)) {
@@ -156,5 +162,8 @@ func TestSanitizeHARBomb(t *testing.T) {
 	}
 	if found, err := sanitize.Check(out); err != nil || len(found) > 0 {
 		t.Errorf("Check(sanitized bomb HAR) = %v, %v", found, err)
+	}
+	if err := hartest.NewValidator(t).Validate(out); err != nil {
+		t.Errorf("har-validator rejected the sanitized bomb HAR: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/internal/bombtest"
+	"github.com/aadproxy/aadproxy/internal/hartest"
 )
 
 // writeSAZBomb writes bombtest.SAZBomb, whose first two bodies inflate to
@@ -95,6 +96,9 @@ func TestConvertSAZBomb(t *testing.T) {
 			t.Errorf("Convert(bomb, %s) wrote %d MiB", filepath.Base(out), st.Size()>>20)
 		}
 	}
+	if err := hartest.NewValidator(t).Validate(filepath.Join(dir, "bomb.har")); err != nil {
+		t.Errorf("har-validator rejected the converted bomb SAZ: %v", err)
+	}
 	data, err := os.ReadFile(filepath.Join(dir, "bomb.har"))
 	if err != nil {
 		t.Fatal(err)
@@ -124,5 +128,43 @@ func TestConvertSAZBomb(t *testing.T) {
 	}
 	if d, err := f.Response.Body.Decoded(); f.Response.Body.Encoding != "gzip" || len(d) != flow.DefaultDecodeLimit || err == nil {
 		t.Errorf("the gzip bomb read back from HAR: encoding %q, view %d bytes, %v; want gzip, cut at the limit", f.Response.Body.Encoding, len(d), err)
+	}
+}
+
+// TestRecordRequestBomb records a request whose gzip body inflates past its
+// limit (a client uploading a bomb): the postData holds its wire bytes in
+// base64, marked raw, the file passes the HAR schema, and the body reads
+// back with its encoding, so its view is cut again rather than taken as
+// text.
+func TestRecordRequestBomb(t *testing.T) {
+	gz, err := bombtest.Body("gzip", bombtest.TestSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "upload.har")
+	rec, err := Create(path, "test", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flow.Flow{Request: &flow.Request{Method: "POST", URL: "https://login.microsoftonline.com/upload", Proto: "HTTP/1.1",
+		Header: flow.Headers{{Name: "Content-Type", Value: "application/json"}, {Name: "Content-Encoding", Value: "gzip"}},
+		Body:   flow.Body{Raw: gz, Size: int64(len(gz)), Encoding: "gzip"}}}
+	if err := rec.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hartest.NewValidator(t).Validate(path); err != nil {
+		t.Errorf("har-validator rejected a recorded request bomb: %v", err)
+	}
+	flows, err := readAllFlows(t, path)
+	if err != nil || len(flows) != 1 {
+		t.Fatalf("reading the recording: %d flows, %v", len(flows), err)
+	}
+	b := flows[0].Request.Body
+	if d, err := b.Decoded(); b.Encoding != "gzip" || !bytes.Equal(b.Raw, gz) || len(d) != flow.DefaultDecodeLimit || err == nil {
+		t.Errorf("request bomb read back: encoding %q, %d wire bytes (want %d), view %d bytes, %v; want the gzip bytes, cut again at the limit",
+			b.Encoding, len(b.Raw), len(gz), len(d), err)
 	}
 }
