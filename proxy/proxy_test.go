@@ -282,13 +282,15 @@ func TestBombsRelayUntouchedAndDecodeCapped(t *testing.T) {
 	p := proxytest.Start(t, opts)
 	client := p.Client()
 	client.Transport.(*http.Transport).DisableCompression = true
-	var wg sync.WaitGroup
 	types := map[string]string{}
 	for i, enc := range encs {
 		types[enc] = "application/json"
 		if i == 0 {
 			types[enc] = "image/png"
 		}
+	}
+	var wg sync.WaitGroup
+	for _, enc := range encs {
 		wg.Go(func() {
 			resp, err := client.Get("https://" + loginHost + "/bomb?enc=" + url.QueryEscape(enc) + "&type=" + url.QueryEscape(types[enc]))
 			if err != nil {
