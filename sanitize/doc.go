@@ -6,9 +6,10 @@
 //
 // It owns the redaction policy (which names, headers, cookies and claims are
 // secret), the placeholders that replace secrets, Flow (one flow.Flow),
-// HARFile (a whole HAR, streamed) and Check (a scan for secrets left in a
-// HAR). It reads HAR through trace/ and never imports proxy/ or inspect/; it
-// must not write anywhere but the output path it is given.
+// HARFile (a whole HAR, streamed), FlowsFile (a SAZ or any trace, flow by
+// flow) and Check (a scan for secrets left in a HAR or SAZ). It reads
+// traces through trace/ and never imports proxy/ or inspect/; it must not
+// write anywhere but the output path it is given (no temporary copy).
 //
 // # Placeholders
 //
