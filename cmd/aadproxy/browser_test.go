@@ -16,14 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aadproxy/aadproxy/internal/fakests"
 	"github.com/aadproxy/aadproxy/internal/launch"
 )
-
-func authorizeURL(state string) string {
-	return "https://login.microsoftonline.com/" + fakests.TenantContoso.ID + "/oauth2/v2.0/authorize?client_id=" +
-		fakests.AppPublic.ClientID + "&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&scope=openid&state=" + state
-}
 
 // browserUnderTest finds an installed browser of a kind, or skips (fails
 // under CI for Chromium and Firefox, which the test command installs).

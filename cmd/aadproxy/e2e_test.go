@@ -350,3 +350,9 @@ func requireInCI(t *testing.T, why string) {
 	}
 	t.Skipf("SKIPPING: %s; run ./scripts/test to install it", why)
 }
+
+// authorizeURL is the fake Entra's authorize URL for the public client, with state.
+func authorizeURL(state string) string {
+	return "https://login.microsoftonline.com/" + fakests.TenantContoso.ID + "/oauth2/v2.0/authorize?client_id=" +
+		fakests.AppPublic.ClientID + "&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&scope=openid&state=" + state
+}
