@@ -84,6 +84,8 @@ func (s *sanitizer) text(t, mimeType, where string) string {
 		if out, ok := s.jsonBody(t, where+": json"); ok {
 			loc = where + ": json"
 			t = out
+		} else {
+			t = s.brokenJSON(t, loc)
 		}
 	case strings.Contains(mt, "html") || strings.HasPrefix(trimmed, "<") && looksHTML(trimmed):
 		loc = where + ": html"
@@ -97,6 +99,35 @@ func (s *sanitizer) text(t, mimeType, where string) string {
 	}
 	// Whatever the structure said, look for credentials by shape too.
 	return s.scrub(t, loc)
+}
+
+// quotedKVRE finds "name":"value" pairs in text that looks like JSON but
+// does not parse (a raw control byte in a string is enough).
+var quotedKVRE = regexp.MustCompile(`"((?:[^"\\\n]|\\.){0,128})"\s*:\s*"([^"\\]*)"`)
+
+// brokenJSON gives the values of a body that looks like JSON but does not
+// parse the judgement jsonBody would give them by shape: a secret-looking
+// value under a name that says nothing is replaced. Without it such a value
+// would survive once and be redacted when the sanitized copy (which may
+// now parse) is sanitized again. Named fields are left to scrub.
+func (s *sanitizer) brokenJSON(t, where string) string {
+	if !strings.Contains(t, `":`) && !strings.Contains(t, `" :`) {
+		return t
+	}
+	return replaceGroup(t, quotedKVRE, func(name, v string) string {
+		for _, n := range secretFieldNames {
+			if strings.EqualFold(name, n) {
+				return v // scrub's own pattern applies the field's rule
+			}
+		}
+		if out, ok := s.jwt(v, where+" "+name, KindJWT); ok {
+			return out
+		}
+		if looksSecret(v) && !isCertificate(v) {
+			return s.redact(where+" "+name, KindSecret, v)
+		}
+		return v
+	})
 }
 
 var formLikeRE = regexp.MustCompile(`^[A-Za-z0-9_.%*~+-]+=[^&\s]*(?:&[A-Za-z0-9_.%*~+-]+=[^&\s]*)*$`)

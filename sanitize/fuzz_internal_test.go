@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/aadproxy/aadproxy/trace"
@@ -82,4 +83,16 @@ func FuzzBody(f *testing.F) {
 			t.Fatalf("second pass changed %q\nto %q\nredacting %v", out, again, rec.items)
 		}
 	})
+}
+
+// A body that looks like JSON but does not parse (a raw control byte in a
+// string) still has its secret-looking values replaced by shape, as the
+// JSON walker would, and a second pass finds nothing more.
+func TestBrokenJSONValuesJudgedByShape(t *testing.T) {
+	in := []byte("{\"note\":\"\x01\",\"blob\":\"Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA42\",\"region\":\"westeurope\"}")
+	s := newSanitizer(Options{Key: []byte("0123456789abcdef")}.Default(), &recorder{})
+	out, _, _ := s.body(in, "application/json", "body")
+	if strings.Contains(string(out), "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA42") || !strings.Contains(string(out), `"region":"westeurope"`) {
+		t.Errorf("sanitized %q", out)
+	}
 }
