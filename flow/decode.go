@@ -20,6 +20,12 @@ import (
 // would be memory the stream makes aadproxy hold.
 const MaxZstdWindow = 8 << 20
 
+// MaxCodings is how many content codings a body's view undoes (curl stops
+// at 5 too): each layer holds a decoder and its window before a byte is
+// read, so a header listing thousands of codings would cost memory in
+// proportion to its length, whatever the limit on the output.
+const MaxCodings = 5
+
 // decode undoes the body's codings as one stream and keeps at most the
 // body's limit of the result: nothing between the codings is held, and
 // nothing beyond the limit is inflated.
@@ -32,12 +38,19 @@ func (b *Body) decode() ([]byte, error) {
 			c.Close()
 		}
 	}()
+	if n := strings.Count(b.Encoding, ","); n >= 4*MaxCodings {
+		return nil, b.decodeError(nil, fmt.Errorf("%d content codings listed; at most %d are undone", n+1, MaxCodings))
+	}
 	encs := strings.Split(b.Encoding, ",")
+	layers := 0
 	// Encodings are listed in the order they were applied: undo from the end.
 	for i := len(encs) - 1; i >= 0; i-- {
 		enc := strings.ToLower(strings.TrimSpace(encs[i]))
 		if enc == "" || enc == "identity" {
 			continue
+		}
+		if layers++; layers > MaxCodings {
+			return nil, b.decodeError(nil, fmt.Errorf("more than %d content codings; at most %d are undone", MaxCodings, MaxCodings))
 		}
 		dr, err := newDecoder(enc, r)
 		if err != nil {

@@ -164,6 +164,34 @@ func TestDecodedRefusesHugeZstdWindow(t *testing.T) {
 	}
 }
 
+// TestDecodedRefusesLongCodingLists: each coding is a decoder with its
+// window, built before a byte is read, so a header listing thousands of
+// them is refused instead of costing memory in proportion to its length;
+// five (what curl undoes) still decode.
+func TestDecodedRefusesLongCodingLists(t *testing.T) {
+	raw := []byte("hello")
+	for range 5 {
+		var b bytes.Buffer
+		w, _ := flate.NewWriter(&b, flate.BestSpeed)
+		w.Write(raw)
+		w.Close()
+		raw = b.Bytes()
+	}
+	if got, err := (&Body{Raw: raw, Encoding: strings.Repeat("deflate, ", 4) + "deflate"}).Decoded(); err != nil || string(got) != "hello" {
+		t.Errorf("five codings: %q, %v", got, err)
+	}
+	for _, enc := range []string{strings.Repeat("br,", 5) + "identity, br", strings.Repeat("br,", 5000) + "br", strings.Repeat("deflate,", 5000) + "deflate"} {
+		var err error
+		alloc := bombtest.Allocated(func() { _, err = (&Body{Raw: []byte("0123456789abcdef0123456789abcdef012"), Encoding: enc}).Decoded() })
+		if err == nil || !strings.Contains(err.Error(), "content codings") {
+			t.Errorf("%d codings: %v, want an error saying at most %d are undone", strings.Count(enc, ",")+1, err, MaxCodings)
+		}
+		if alloc > 1<<20 {
+			t.Errorf("%d codings allocated %d KiB before refusing them", strings.Count(enc, ",")+1, alloc>>10)
+		}
+	}
+}
+
 func TestOpaque(t *testing.T) {
 	for ct, want := range map[string]bool{
 		"image/png": true, "IMAGE/JPEG; q=1": true, "image/svg+xml": false, "font/woff2": true,

@@ -369,10 +369,10 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	notifyHangup(sig)
 	defer signal.Stop(sig)
 	sp := startSystemProxy(home, o, s.listener.Addr().String(), stderr) // a signal meanwhile waits in sig
 	defer sp.restore(stderr)
-	sp.notifyHangup(sig)
 	select {
 	case <-sig:
 		fmt.Fprintln(stderr, "\nstopping…")

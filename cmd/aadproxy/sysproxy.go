@@ -32,15 +32,21 @@ type systemProxy struct {
 	once     sync.Once
 }
 
-// notifyHangup makes a closed terminal (SIGHUP) stop start like Ctrl-C
-// while the system proxy is set, so the setting is put back — unless
-// SIGHUP is ignored (nohup), which Notify would undo. Windows delivers a
+// notifyHangup makes a closed terminal (SIGHUP) stop start like Ctrl-C,
+// so the recording is closed and a system proxy setting put back — unless
+// SIGHUP is ignored (nohup), which Notify would undo. It runs before the
+// setting changes, so no hangup can slip in between. Windows delivers a
 // closed console window as SIGTERM, which start already handles.
-func (sp *systemProxy) notifyHangup(sig chan<- os.Signal) {
-	if sp != nil && runtime.GOOS != "windows" && !signal.Ignored(syscall.SIGHUP) {
+func notifyHangup(sig chan<- os.Signal) {
+	if runtime.GOOS != "windows" && !signal.Ignored(syscall.SIGHUP) {
 		signal.Notify(sig, syscall.SIGHUP)
 	}
 }
+
+// ownerAlive reports whether the aadproxy that saved the setting still
+// runs. After a reboot this process may have been given that pid itself:
+// then the owner is gone.
+func ownerAlive(pid int) bool { return pid != os.Getpid() && runfile.Alive(pid) }
 
 // recoverSystemProxy puts back the setting an aadproxy that is gone (a
 // crash, kill -9, a power cut) left pointing at itself, and says so. Every
@@ -51,7 +57,7 @@ func recoverSystemProxy(home string, w io.Writer) {
 		fmt.Fprintf(w, "! system proxy: %v\n", err)
 		return
 	}
-	if st == nil || runfile.Alive(st.PID) {
+	if st == nil || ownerAlive(st.PID) {
 		return
 	}
 	fmt.Fprintf(w, "system proxy: aadproxy %d pointed it at %s on %s and stopped without putting it back; restoring it now\n",
@@ -111,7 +117,7 @@ func startSystemProxy(home string, o startOptions, addr string, w io.Writer) *sy
 	switch st, err := sysproxy.LoadState(home); {
 	case err != nil:
 		return warn("%v", err)
-	case st != nil && runfile.Alive(st.PID):
+	case st != nil && ownerAlive(st.PID):
 		return warn("aadproxy %d already points the system proxy at %s; this one leaves it alone", st.PID, st.Proxy)
 	case st != nil:
 		return warn("the setting saved in %s is not restored yet; this one leaves it alone (`aadproxy system-proxy restore`)", filepath.Join(home, sysproxy.StateFile))

@@ -138,3 +138,25 @@ func TestSystemProxyRestoreCommand(t *testing.T) {
 		t.Errorf("system-proxy bogus: exit %d, want %d", code, exitBadInput)
 	}
 }
+
+// After a reboot the new aadproxy may be given the pid of the one that
+// crashed: the saved setting is its own pid then, and recovery must still
+// put the setting back rather than wait for an owner that is gone.
+func TestSystemProxyRecoversWhenThisProcessHasTheCrashedPid(t *testing.T) {
+	f := &fakeSettings{vals: map[string]sysproxy.Value{"server": {Text: "corp:3128"}, "enabled": {Text: "no"}}}
+	useFakeSystemProxy(t, f)
+	home := t.TempDir()
+	var out bytes.Buffer
+	if sp := startSystemProxy(home, startOptions{systemProxy: true}, "127.0.0.1:8080", &out); sp == nil {
+		t.Fatalf("startSystemProxy failed:\n%s", out.String())
+	}
+	st, err := sysproxy.LoadState(home)
+	if err != nil || st == nil || st.PID != os.Getpid() {
+		t.Fatalf("saved state %+v, %v: want this process's pid", st, err)
+	}
+	out.Reset()
+	recoverSystemProxy(home, &out) // what the next start does first
+	if f.vals["server"].Text != "corp:3128" || f.vals["enabled"].Text != "no" {
+		t.Errorf("after recovery: %v, want the setting as it was\n%s", f.vals, out.String())
+	}
+}

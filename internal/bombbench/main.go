@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bombbench measures what compression bombs cost aadproxy, live
 // and offline, with the real binary:
 //
