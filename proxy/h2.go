@@ -438,13 +438,45 @@ func (t *headerTimer) answered() (timedOut bool) {
 }
 
 // roundTripH2 tries HTTP/2 and falls back to HTTP/1.1 when the upstream
-// turns out not to speak it (nothing was sent yet).
+// turns out not to speak it (nothing was sent yet), or refuses the request
+// over HTTP/2 with HTTP_1_1_REQUIRED: IIS and http.sys do that for Windows
+// authentication (AD FS's integrated sign-in), and a browser talking to
+// them directly retries over HTTP/1.1. The host is then remembered as
+// HTTP/1.1, as the browser would.
 func (h *h2Upstream) roundTripH2(orig, req *http.Request) (*http.Response, error) {
 	resp, err := h.t.RoundTrip(req)
 	if errors.Is(err, errNotH2) {
 		return h.h1.RoundTrip(orig)
 	}
+	var se http2.StreamError
+	if errors.As(err, &se) && se.Code == http2.ErrCodeHTTP11Required {
+		retry, ok := resendable(orig)
+		if ok {
+			h.alpn.set(addrKey(orig.URL.Host), false)
+			return h.h1.RoundTrip(retry)
+		}
+	}
 	return resp, err
+}
+
+// resendable returns req ready to be sent again, when its body can be: it
+// has none, or GetBody makes a new one.
+func resendable(req *http.Request) (*http.Request, bool) {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0:
+		r := req.Clone(req.Context())
+		r.Body = http.NoBody
+		return r, true
+	case req.GetBody != nil:
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, false
+		}
+		r := req.Clone(req.Context())
+		r.Body = body
+		return r, true
+	}
+	return nil, false
 }
 
 // close closes every upstream HTTP/2 connection (Shutdown).

@@ -8,14 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
+	"github.com/aadproxy/aadproxy/certs"
 	"github.com/aadproxy/aadproxy/flow"
 	"github.com/aadproxy/aadproxy/internal/proxytest"
 	"github.com/aadproxy/aadproxy/proxy"
@@ -413,5 +416,72 @@ func TestH2OnlyClientToHTTP11Upstream(t *testing.T) {
 	f := p.WaitFlows(t, 2)[0]
 	if f.Request.Proto != "HTTP/2.0" || f.Response.Proto != "HTTP/1.1" || f.Response.Header.Get("Keep-Alive") != "timeout=5" {
 		t.Errorf("flow: request %s, response %s %v", f.Request.Proto, f.Response.Proto, f.Response.Header)
+	}
+}
+
+// An HTTP/2 upstream that refuses a request with HTTP_1_1_REQUIRED (IIS
+// and http.sys, for Windows authentication) gets it again over HTTP/1.1,
+// as a browser would do, and the client sees the answer, not a 502.
+func TestH2UpstreamRequiringHTTP11GetsTheRequestOverHTTP11(t *testing.T) {
+	ca, err := certs.New(certs.Options{CommonName: "origin test CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(protoEcho))
+	srv.TLS = certs.NewIssuer(ca, certs.IssuerOptions{}).ServerConfig("localhost")
+	srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+	srv.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+		"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { refuseHTTP2(c, &refused) },
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	origin := &proxytest.Origin{Server: srv, CA: ca}
+	opts := proxy.Default()
+	opts.MapRemote = map[string]string{loginHost: origin.Addr()}
+	opts.UpstreamRoots = origin.Roots()
+	p := proxytest.Start(t, opts)
+
+	resp, err := p.ClientH2(false).Get("https://" + loginHost + "/adfs/ls/wia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Origin-Proto") != "HTTP/1.1" {
+		t.Fatalf("client got %d, origin saw %q: want the answer over HTTP/1.1", resp.StatusCode, resp.Header.Get("X-Origin-Proto"))
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the origin never refused an HTTP/2 request: the test did not test the fallback")
+	}
+	if f := p.WaitFlows(t, 1)[0]; f.Status() != 200 {
+		t.Errorf("flow: %d %s", f.Status(), f.Error)
+	}
+}
+
+// refuseHTTP2 speaks just enough HTTP/2 to reset every stream with
+// HTTP_1_1_REQUIRED, as http.sys does.
+func refuseHTTP2(c *tls.Conn, refused *atomic.Int64) {
+	defer c.Close()
+	preface := make([]byte, len(http2.ClientPreface))
+	if _, err := io.ReadFull(c, preface); err != nil {
+		return
+	}
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.HeadersFrame:
+			refused.Add(1)
+			fr.WriteRSTStream(f.StreamID, http2.ErrCodeHTTP11Required)
+		}
 	}
 }
