@@ -45,7 +45,10 @@ const (
 	probeTimeout = 5 * time.Second
 	// spareTTL is how long a probe's HTTP/1.1 connection waits for the
 	// request that follows the client's handshake.
-	spareTTL = 10 * time.Second
+	spareTTL = 2 * time.Second
+	// failedProbeTTL is how long an upstream that could not be asked (down,
+	// or slower than probeTimeout) is taken to speak http/1.1.
+	failedProbeTTL = 30 * time.Second
 	// sparesPerHost bounds probe connections kept per host:port.
 	sparesPerHost = 4
 	// h2IdleTimeout closes upstream HTTP/2 connections idle this long,
@@ -92,7 +95,10 @@ func (c *alpnCache) get(key string) (h2, ok bool) {
 	return a.h2, true
 }
 
-func (c *alpnCache) set(key string, h2 bool) {
+func (c *alpnCache) set(key string, h2 bool) { c.setFor(key, h2, alpnTTL) }
+
+// setFor is set with an answer trusted for ttl.
+func (c *alpnCache) setFor(key string, h2 bool, ttl time.Duration) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -112,7 +118,7 @@ func (c *alpnCache) set(key string, h2 bool) {
 			delete(c.m, k)
 		}
 	}
-	c.m[key] = alpnAnswer{h2: h2, until: now.Add(alpnTTL)}
+	c.m[key] = alpnAnswer{h2: h2, until: now.Add(ttl)}
 }
 
 // spares holds the HTTP/1.1 connections of probes, each for a short while.
@@ -241,8 +247,9 @@ func newH2Upstream(u *upstream, h1 http.RoundTripper, headerTimeout time.Duratio
 // probe reports whether the upstream at hostport speaks h2, asking it when
 // the cache does not know. The connection a probe makes is kept: an h2 one
 // joins the pool, an http/1.1 one waits for the HTTP/1.1 transport's dial.
-// An unreachable upstream, or one slower than probeTimeout, is false and
-// not remembered.
+// An unreachable upstream, or one slower than probeTimeout, is false, and
+// remembered so for failedProbeTTL: each client connection would
+// otherwise wait for it again.
 func (h *h2Upstream) probe(ctx context.Context, hostport string) bool {
 	key := addrKey(hostport)
 	if h2, ok := h.alpn.get(key); ok {
@@ -256,8 +263,12 @@ func (h *h2Upstream) probe(ctx context.Context, hostport string) bool {
 	defer cancel()
 	select {
 	case <-d.done:
+		if d.err != nil && !errors.Is(d.err, errNotH2) {
+			h.alpn.setFor(key, false, failedProbeTTL)
+		}
 		return d.err == nil
 	case <-ctx.Done():
+		h.alpn.setFor(key, false, failedProbeTTL)
 		return false
 	}
 }
