@@ -21,9 +21,9 @@ import (
 // gzip is recognised by its magic). It returns the new bytes, whether they
 // changed, and a note for the HAR comment when the body's form changed
 // (decompressed, de-chunked, replaced).
-func (s *sanitizer) body(data []byte, mimeType, where string) (out []byte, changed bool, note string) {
+func (s *sanitizer) body(data []byte, mimeType, where string) (out []byte, changed, cut bool, note string) {
 	if len(data) == 0 {
-		return data, false, ""
+		return data, false, false, ""
 	}
 	orig := data
 	var notes []string
@@ -33,7 +33,8 @@ func (s *sanitizer) body(data []byte, mimeType, where string) (out []byte, chang
 		// reader of the trace could have seen.
 		if d, err := b.Decoded(); len(d) > 0 {
 			data = d
-			if limit, cut := flow.IsCut(err); cut {
+			if limit, isCut := flow.IsCut(err); isCut {
+				cut = true
 				notes = append(notes, fmt.Sprintf("gzip data inflates past %d bytes; only those, decompressed and sanitized, are kept", limit))
 			} else {
 				notes = append(notes, "gzip data decompressed so it could be sanitized")
@@ -46,17 +47,17 @@ func (s *sanitizer) body(data []byte, mimeType, where string) (out []byte, chang
 	}
 	if !utf8.Valid(data) && !textual(mimeType) {
 		if binaryKept(mimeType) && len(notes) == 0 {
-			return orig, false, ""
+			return orig, false, false, ""
 		}
 		ph := s.redact(where, KindBody, string(data))
-		return []byte(ph), true, "binary content replaced: it could not be read, so it could hide a secret"
+		return []byte(ph), true, false, "binary content replaced: it could not be read, so it could hide a secret"
 	}
 	text := string(data)
 	nt := s.text(text, mimeType, where)
 	if nt == text && len(notes) == 0 {
-		return orig, false, ""
+		return orig, false, false, ""
 	}
-	return []byte(nt), true, strings.Join(notes, "; ")
+	return []byte(nt), true, cut, strings.Join(notes, "; ")
 }
 
 // textual reports whether a media type is text whatever its bytes.
@@ -468,7 +469,7 @@ func (s *sanitizer) multipart(t, boundary, where string) string {
 		loc := where + " " + name
 		var nc string
 		if filename != "" || ctype != "" {
-			out, ch, _ := s.body([]byte(content), ctype, loc)
+			out, ch, _, _ := s.body([]byte(content), ctype, loc)
 			nc = content
 			if ch {
 				nc = string(out)

@@ -167,3 +167,23 @@ func TestSanitizeHARBomb(t *testing.T) {
 		t.Errorf("har-validator rejected the sanitized bomb HAR: %v", err)
 	}
 }
+
+// A body whose bytes are gzip without a Content-Encoding saying so (a
+// tool stored them raw) is inflated to be sanitized; when it inflates past
+// the limit, the kept prefix is marked truncated, as with a declared one.
+func TestSanitizeUndeclaredGzipBombIsMarkedCut(t *testing.T) {
+	bomb, err := bombtest.Body("gzip", 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flow.Flow{
+		Request: &flow.Request{Method: "GET", URL: "https://cdn.example.com/blob", Proto: "HTTP/1.1"},
+		Response: &flow.Response{Status: 200, Proto: "HTTP/1.1",
+			Header: flow.Headers{{Name: "Content-Type", Value: "text/plain"}},
+			Body:   flow.Body{Raw: bomb, Size: int64(len(bomb))}},
+	}
+	out := sanitize.Flow(f, sanitize.Options{}, &sanitize.Report{})
+	if b := out.Response.Body; !b.Truncated || len(b.Raw) == 0 || len(b.Raw) > int(flow.DefaultDecodeLimit) {
+		t.Errorf("sanitized body: %d bytes, truncated %v; want the checked prefix, marked truncated", len(b.Raw), b.Truncated)
+	}
+}

@@ -136,7 +136,10 @@ func (s *sanitizer) flowBody(b flow.Body, mimeType, where string) flow.Body {
 		}
 		data = d
 	}
-	nb, changed, _ := s.body(data, mimeType, where)
+	nb, changed, cut, _ := s.body(data, mimeType, where)
+	if cut {
+		out.Truncated = true // gzip bytes without a Content-Encoding, cut at the limit
+	}
 	if !changed && b.Encoding == "" {
 		out.Raw = clone(b.Raw)
 		return out

@@ -213,7 +213,8 @@ func (s *sanitizer) harText(text, encoding string, raw bool, contentEncoding, mi
 			notes = append(notes, "raw "+contentEncoding+" content decoded so it could be sanitized")
 		}
 	}
-	out, changed, note := s.body(data, mimeType, where)
+	out, changed, bodyCut, note := s.body(data, mimeType, where)
+	cut = cut || bodyCut
 	if note != "" {
 		notes = append(notes, note)
 	}
